@@ -1,3 +1,10 @@
-from autograder.cli import main
+import os
+import sys
+
+# `python -m autograder` puts the current directory first on sys.path: a student's folder
+# must never shadow the grader's imports (a numpy.py there, say).
+sys.path[:] = [p for p in sys.path if p not in ("", os.getcwd())]
+
+from autograder.cli import main  # noqa: E402
 
 raise SystemExit(main())

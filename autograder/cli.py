@@ -4,20 +4,31 @@ from __future__ import annotations
 import argparse
 import sys
 
+COMMANDS = {
+    "check": ("autograder.check", "run the public checks on your exercise files"),
+    "grade": ("autograder.grade", "grade every submission with the full suites"),
+    "release": ("autograder.release", "regenerate exercises/ from solutions/"),
+    "demo": ("autograder.demo", "grade the bundled sample submissions"),
+}
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dlgrade", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("demo", help="grade the bundled sample submissions")
+    import importlib
+
+    parser = argparse.ArgumentParser(prog="dlgrade", description="Autograder for the intro deep-learning course.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module, help_) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_, description=help_)
+        mod = importlib.import_module(module)
+        if hasattr(mod, "add_arguments"):
+            mod.add_arguments(p)
+        p.set_defaults(run=mod.run)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "demo":
-        print("dlgrade demo: grading of examples/submissions/ is not built yet.")
-        return 0
-    return 2
+    return int(args.run(args))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,62 @@
+"""`dlgrade check`: a student's public checks, with a readable table and feedback."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from autograder.config import EXERCISES, NUMPY_EXERCISES
+from autograder.results import TestResult
+from autograder.runner import GradingFailed, run_suites
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("exercises", nargs="*", metavar="EXERCISE", help=f"any of: {', '.join(EXERCISES)} (default: all numpy exercises)")
+    parser.add_argument("--dir", default="exercises", help="directory holding your exercise files (default: exercises/)")
+    parser.add_argument("--sandbox", choices=("auto", "bwrap", "none"), default="auto", help="run your code in bubblewrap when available (default)")
+    parser.add_argument("--course", help="course.toml to use")
+
+
+def run(args: argparse.Namespace) -> int:
+    unknown = [e for e in args.exercises if e not in EXERCISES]
+    if unknown:
+        print(f"dlgrade check: unknown exercise(s) {', '.join(unknown)}; choose from {', '.join(EXERCISES)}", file=sys.stderr)
+        return 2
+    directory = Path(args.dir)
+    if not directory.is_dir():
+        print(f"dlgrade check: {directory} is not a directory; pass --dir with the folder of your exercise files", file=sys.stderr)
+        return 2
+    from autograder.sandbox import bwrap_available
+
+    if args.sandbox == "auto" and not bwrap_available():
+        print("note: bubblewrap (bwrap) not found: your code runs unsandboxed on this machine.")
+    exercises = args.exercises or list(NUMPY_EXERCISES)
+    try:
+        data = run_suites(directory, exercises, hidden=False, sandbox=args.sandbox, course=args.course)
+    except GradingFailed as e:
+        print(f"dlgrade check: {e}", file=sys.stderr)
+        return 2
+    tests = [TestResult.from_dict(t) for t in data["tests"]]
+    print(render(tests, exercises, directory))
+    return 0 if tests and all(t.passed for t in tests) else 1
+
+
+def render(tests: list[TestResult], exercises: list[str], directory: Path) -> str:
+    """The table of exercises and the feedback for each failed check."""
+    lines = [f"Public checks on {directory}/", ""]
+    lines.append(f"  {'exercise':<16}{'passed':>10}")
+    for ex in exercises:
+        mine = [t for t in tests if t.exercise == ex]
+        if not mine:
+            lines.append(f"  {ex:<16}{'no checks':>10}")
+            continue
+        ok = sum(t.passed for t in mine)
+        mark = "  all pass" if ok == len(mine) else ""
+        lines.append(f"  {ex:<16}{f'{ok}/{len(mine)}':>10}{mark}")
+    failed = [t for t in tests if not t.passed]
+    for t in failed:
+        lines += ["", f"FAILED {t.name}"]
+        lines += ["    " + line for line in t.student_output().splitlines()]
+    passed = sum(t.passed for t in tests)
+    lines += ["", f"{passed} of {len(tests)} checks passed. Hidden tests run when your work is graded."]
+    return "\n".join(lines)

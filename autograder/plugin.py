@@ -1,0 +1,214 @@
+"""The grading pytest plugin: the `student`, `course` and `tol` fixtures, weights, and the results file.
+
+Loaded with `-p autograder.plugin` into a trusted pytest process that never imports student
+code: the `student` fixture proxies calls to a sandboxed worker. Settings resolve
+CLI option -> environment variable -> course.toml.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from autograder import config as course_config
+from autograder.feedback import GraderError, Mismatch
+from autograder.results import TestResult, write_json_atomic
+from autograder.student import Student, StudentError
+
+MAX_DETAILS = 3000  # characters of feedback kept per failed test
+MAX_EXAMPLE = 1200  # characters of hypothesis' falsifying example kept
+
+_state = pytest.StashKey[dict]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("dlgrade")
+    group.addoption("--submission", help="directory holding the student's exercise files ($DLGRADE_SUBMISSION)")
+    group.addoption("--results", help="write the graded tests as JSON here ($DLGRADE_RESULTS)")
+    group.addoption("--sandbox", choices=("auto", "bwrap", "none"), help="worker sandbox ($DLGRADE_SANDBOX; default auto)")
+    group.addoption("--course", help="course.toml to use ($DLGRADE_COURSE; default: the project's)")
+
+
+def _setting(cfg: pytest.Config, option: str, env: str, default: str | None = None) -> str | None:
+    value = cfg.getoption(option)
+    return value if value is not None else os.environ.get(env, default)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "weight(w): this test's share of its exercise's points (default 1)")
+    course = course_config.load(_setting(config, "--course", "DLGRADE_COURSE"))
+    config.stash[_state] = {"course": course, "tests": [], "student": None}
+    settings.register_profile(
+        "grading",
+        derandomize=True,  # same examples every run: the same submission gets the same score
+        database=None,
+        deadline=None,
+        max_examples=course.grading.max_examples,
+        suppress_health_check=list(HealthCheck),
+        print_blob=False,
+        report_multiple_bugs=False,  # one clear failure per test, not an exception group
+    )
+    settings.load_profile("grading")
+    config.pluginmanager.register(_Reporter(config), "dlgrade-reporter")
+
+
+@pytest.fixture(scope="session")
+def course(request: pytest.FixtureRequest) -> course_config.Course:
+    """The validated course.toml."""
+    return request.config.stash[_state]["course"]
+
+
+@pytest.fixture(scope="session")
+def tol(course: course_config.Course) -> course_config.Tolerances:
+    """Numerical tolerances from course.toml."""
+    return course.tolerances
+
+
+@pytest.fixture(scope="session")
+def student(request: pytest.FixtureRequest, course: course_config.Course):
+    """The submission under test, reached only through the sandboxed worker."""
+    from autograder.sandbox import Worker
+
+    cfg = request.config
+    submission = _setting(cfg, "--submission", "DLGRADE_SUBMISSION")
+    if not submission:
+        raise pytest.UsageError("no submission: pass --submission DIR or set DLGRADE_SUBMISSION")
+    sandbox = _setting(cfg, "--sandbox", "DLGRADE_SANDBOX", "auto")
+    with Worker(Path(submission), limits=worker_limits(course.limits), sandbox=sandbox) as worker:
+        proxy = Student(worker)
+        cfg.stash[_state]["student"] = proxy
+        yield proxy
+
+
+def worker_limits(limits: course_config.Limits):
+    """course.toml's [limits] as the sandbox's Limits."""
+    from autograder.sandbox import Limits
+
+    return Limits(
+        memory_bytes=limits.memory_mb * 2**20,
+        cpu_seconds=limits.cpu_seconds,
+        max_processes=limits.max_processes,
+        max_file_bytes=limits.max_file_mb * 2**20,
+        call_timeout=limits.call_timeout_s,
+        output_bytes=limits.output_kb * 2**10,
+    )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    proxy = item.config.stash[_state]["student"]
+    if proxy is not None:
+        proxy.new_test()
+
+
+def exercise_of(item: pytest.Item) -> str:
+    """test_conv.py -> conv."""
+    return Path(str(item.fspath)).stem.removeprefix("test_")
+
+
+def is_hidden(item: pytest.Item) -> bool:
+    return "hidden" in Path(str(item.fspath)).parts
+
+
+def title_of(item: pytest.Item) -> str:
+    """The test's docstring's first line (instructors write it for students), else its name."""
+    fn = getattr(item, "function", None)
+    doc = (fn.__doc__ or "").strip().splitlines() if fn else []
+    title = doc[0].rstrip(".") if doc else item.originalname if hasattr(item, "originalname") else item.name
+    params = getattr(item, "callspec", None)
+    return f"{title} [{params.id}]" if params else title
+
+
+def explain(excinfo: pytest.ExceptionInfo) -> tuple[str, str, bool]:
+    """(details, hint, grader_error) for a failed test."""
+    exc = excinfo.value
+    hint = ""
+    if isinstance(exc, Mismatch):
+        details, hint = exc.message, exc.hint
+    elif isinstance(exc, StudentError):
+        details = exc.message
+    elif isinstance(exc, AssertionError):
+        details = str(exc) or "assertion failed"
+    else:
+        # An exception in the reference is the grader's fault; elsewhere, it came from handling
+        # the student's result (the suites also have tests proving the solutions pass).
+        origin = excinfo.traceback[-1].path if excinfo.traceback else ""
+        if isinstance(exc, GraderError) or "dlref" in Path(str(origin)).parts:
+            return f"grader error: {type(exc).__name__}: {exc}", "", True
+        details = f"could not check your result: {type(exc).__name__}: {exc}"
+    notes = [n for n in getattr(exc, "__notes__", []) if n.startswith("Falsifying example")]
+    if notes and not (isinstance(exc, StudentError) and exc.kind in ("not_submitted", "not_implemented")):
+        example = notes[0]
+        if len(example) > MAX_EXAMPLE:
+            example = example[:MAX_EXAMPLE] + " ..."
+        details += "\nSmallest failing input found: " + example.removeprefix("Falsifying example: ")
+    if len(details) > MAX_DETAILS:
+        details = details[:MAX_DETAILS] + "\n... (truncated)"
+    return details, hint, False
+
+
+class _Reporter:
+    """Collects one TestResult per test and writes the scored results at the end."""
+
+    def __init__(self, cfg: pytest.Config):
+        self.cfg = cfg
+        self.started = time.monotonic()
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
+        outcome = yield
+        report = outcome.get_result()
+        failed_setup = report.when == "setup" and report.failed
+        if report.when != "call" and not failed_setup:
+            return
+        if report.skipped:
+            return
+        marker = item.get_closest_marker("weight")
+        result = TestResult(
+            exercise=exercise_of(item),
+            test_id=f"{exercise_of(item)}::{item.name}",
+            name=f"{exercise_of(item)}: {title_of(item)}",
+            hidden=is_hidden(item),
+            passed=report.passed,
+            max_score=float(marker.args[0]) if marker else 1.0,  # the weight, until scored
+        )
+        if report.failed and call.excinfo is not None:
+            result.details, result.hint, result.grader_error = explain(call.excinfo)
+        self.cfg.stash[_state]["tests"].append(result)
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        state = self.cfg.stash[_state]
+        tests = score(state["tests"], state["course"])
+        path = _setting(self.cfg, "--results", "DLGRADE_RESULTS")
+        if path:
+            write_json_atomic(
+                Path(path),
+                {
+                    "tests": [t.to_dict() for t in tests],
+                    "seconds": round(time.monotonic() - self.started, 3),
+                    "sandboxed": bool(state["student"] and state["student"].worker.sandboxed),
+                    "exitstatus": int(exitstatus),
+                },
+            )
+
+
+def score(tests: list[TestResult], course: course_config.Course) -> list[TestResult]:
+    """Share each exercise's points among its tests by weight (course.toml overrides markers)."""
+    for t in tests:
+        t.max_score = course.weight(t.exercise, t.test_id.split("::", 1)[1].split("[")[0], t.max_score)
+    totals: dict[str, float] = {}
+    for t in tests:
+        totals[t.exercise] = totals.get(t.exercise, 0.0) + t.max_score
+    for t in tests:
+        total = totals[t.exercise]
+        t.max_score = course.exercise(t.exercise).points * t.max_score / total if total else 0.0
+        t.score = t.max_score if t.passed else 0.0
+    return tests
+
+
+def read_results(path: Path) -> dict:
+    """Load what the plugin wrote."""
+    return json.loads(Path(path).read_text())

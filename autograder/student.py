@@ -1,0 +1,98 @@
+"""The `student` fixture's proxy: `student.conv.conv2d_forward(x, w, b)` runs in the sandboxed worker.
+
+Only plain data crosses (see protocol.py); any failure of the student's code becomes a
+`StudentError`, which fails the test with a message written for the student.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from autograder.feedback import describe_call
+
+# Failures after which calling again in the same test only burns time (the worker restarts).
+FATAL_KINDS = {"timeout", "crashed", "memory", "protocol"}
+# Failures that say the code is missing rather than wrong.
+ABSENT_KINDS = {"not_submitted", "not_implemented", "missing_function", "import_error"}
+
+
+class StudentError(AssertionError):
+    """The student's code failed (raised, hung, crashed, returned something unusable, mutated its input)."""
+
+    def __init__(self, message: str, kind: str = "exception"):
+        super().__init__(message)
+        self.message = message
+        self.kind = kind
+
+
+class StudentFunction:
+    """A callable standing for one function of the student's module."""
+
+    def __init__(self, student: "Student", module: str, name: str):
+        self.student, self.module, self.name = student, module, name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.student.call(self.module, self.name, args, kwargs)
+
+    def __repr__(self) -> str:
+        return f"<student {self.module}.{self.name}>"
+
+
+class StudentModule:
+    """Attribute access gives a StudentFunction: `student.losses.mse`."""
+
+    def __init__(self, student: "Student", module: str):
+        self._student, self._module = student, module
+
+    def __getattr__(self, name: str) -> StudentFunction:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return StudentFunction(self._student, self._module, name)
+
+
+class Student:
+    """One submission, reached only through a Worker (sandbox.Worker or anything with `.call`)."""
+
+    def __init__(self, worker: Any):
+        self.worker = worker
+        self._fatal: StudentError | None = None
+        self.calls = 0
+
+    def __getattr__(self, module: str) -> StudentModule:
+        if module.startswith("_"):
+            raise AttributeError(module)
+        return StudentModule(self, module)
+
+    def new_test(self) -> None:
+        """Forget the previous test's fatal failure (each test gets a fresh chance)."""
+        self._fatal = None
+
+    def call(self, module: str, function: str, args: tuple, kwargs: dict) -> Any:
+        if self._fatal is not None:
+            # Hypothesis retries and shrinks failing examples; after a hang or a crash, every
+            # retry would cost another timeout, so the first such failure stands for the test.
+            raise self._fatal
+        self.calls += 1
+        result = self.worker.call(module, function, *args, **kwargs)
+        if result.ok and not result.mutated:
+            return result.value
+        call = describe_call(function, args, kwargs)
+        if result.ok:
+            names = ", ".join(result.mutated)
+            raise StudentError(
+                f"{call} modified its argument(s) {names} in place; functions must be pure "
+                "(copy before changing, e.g. `x = x.copy()`, or build a new array)",
+                "mutated",
+            )
+        kind = result.kind or "exception"
+        if kind in ABSENT_KINDS:
+            message = result.message
+        else:
+            message = f"{call} failed: {result.message}"
+            if getattr(result, "traceback", ""):
+                message += f"\n{result.traceback.rstrip()}"
+        if getattr(result, "stdout", ""):
+            message += f"\nYour code printed:\n{result.stdout.rstrip()}"
+        error = StudentError(message, kind)
+        if kind in FATAL_KINDS:
+            self._fatal = error
+        raise error

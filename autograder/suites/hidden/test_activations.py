@@ -1,0 +1,41 @@
+"""Hidden tests for activations.py: agreement with dlref on random and edge inputs."""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from autograder.differential import agree
+from autograder.strategies import arrays
+from dlref import activations as ref
+
+ELEMENTWISE = ["sigmoid", "sigmoid_grad", "tanh", "tanh_grad", "relu", "relu_grad"]
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+@given(z=arrays(low=-30, high=30))
+def test_matches_reference(student, tol, name, z):
+    """matches the reference on random inputs"""
+    agree(getattr(student.activations, name), getattr(ref, name), z, tol=tol)
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_large_inputs(student, tol, name):
+    """stays finite and correct for |z| = 1000"""
+    agree(getattr(student.activations, name), getattr(ref, name), np.array([-1000.0, -710.0, 710.0, 1000.0]), tol=tol)
+
+
+def test_relu_grad_at_zero(student, tol):
+    """relu'(0) is 0"""
+    agree(student.activations.relu_grad, ref.relu_grad, np.array([-1.0, 0.0, 0.0, 1.0]), tol=tol)
+
+
+@given(z=arrays(low=-50, high=50, max_dims=3), data=st.data())
+def test_softmax_any_axis(student, tol, z, data):
+    """softmax matches the reference along any axis"""
+    axis = data.draw(st.integers(-z.ndim, z.ndim - 1), label="axis")
+    agree(student.activations.softmax, ref.softmax, z, axis=axis, tol=tol)
+
+
+def test_softmax_large_logits(student, tol):
+    """softmax is stable for logits of 1000"""
+    agree(student.activations.softmax, ref.softmax, np.array([[1000.0, 999.0, -1000.0], [0.0, 0.0, 0.0]]), tol=tol)

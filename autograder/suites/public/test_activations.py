@@ -1,0 +1,47 @@
+"""Public checks for activations.py: fixed vectors, properties, and gradient self-consistency."""
+import numpy as np
+import pytest
+from hypothesis import given
+
+from autograder.expect import array_like, call_text, check
+from autograder.numgrad import numerical_vjp, rel_error
+from autograder.strategies import arrays
+from autograder.vectors import case, check_recorded, recorded
+
+Z = np.array([-1000.0, -20.0, -2.5, -0.5, 0.0, 0.5, 2.5, 20.0, 1000.0])
+M = np.array([[1.0, 2.0, 3.0], [-1.0, 0.0, 1000.0]])
+CASES = [
+    *(case(f"{f}", f, Z) for f in ("sigmoid", "sigmoid_grad", "tanh", "tanh_grad", "relu", "relu_grad")),
+    case("softmax-rows", "softmax", M),
+    case("softmax-axis0", "softmax", M, axis=0),
+    case("softmax-large", "softmax", np.array([[1000.0, 1000.0, -1000.0]])),
+]
+
+
+@pytest.mark.parametrize("c", recorded("activations"), ids=str)
+def test_recorded(student, tol, c):
+    """gives the expected output on a fixed input"""
+    check_recorded(student, "activations", c, tol)
+
+
+@pytest.mark.parametrize("fn, grad", [("sigmoid", "sigmoid_grad"), ("tanh", "tanh_grad"), ("relu", "relu_grad")])
+@given(z=arrays(low=-5, high=5))
+def test_grad_matches_numerical_grad(student, tol, fn, grad, z):
+    """the derivative agrees with a numerical derivative of your own function"""
+    z = np.where(np.abs(z) < 1e-3, 0.5, z)  # off relu's kink at 0; relu'(0) has its own check
+    f = getattr(student.activations, fn)
+    got = array_like(getattr(student.activations, grad)(z), z, call_text(grad, z))
+    numeric = numerical_vjp(lambda v: array_like(f(v), v, call_text(fn, v)), z, np.ones_like(z))
+    err = rel_error(got, numeric)
+    check(err < tol.grad_rel_error, f"{call_text(grad, z)} disagrees with the numerical derivative of your {fn}: "
+          f"relative error {err:.2g} (allowed {tol.grad_rel_error:g})")
+
+
+@given(z=arrays(low=-50, high=50, max_dims=2), shift=arrays(shape=(), low=-100, high=100))
+def test_softmax_is_a_distribution_and_shift_invariant(student, tol, z, shift):
+    """softmax rows are positive, sum to one, and do not change when a constant is added"""
+    p = array_like(student.activations.softmax(z), z, call_text("softmax", z))
+    check(bool(np.all(p >= 0)), f"{call_text('softmax', z)} returned negative values")
+    check(np.allclose(p.sum(axis=-1), 1.0, atol=1e-9), f"{call_text('softmax', z)}: the rows do not sum to 1")
+    q = array_like(student.activations.softmax(z + shift), z, call_text("softmax", z + shift))
+    check(np.allclose(p, q, rtol=1e-6, atol=1e-9), f"softmax(z + {float(shift):g}) differs from softmax(z): it should not")
