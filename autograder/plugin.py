@@ -89,11 +89,11 @@ def worker_limits(limits: course_config.Limits):
     from autograder.sandbox import Limits
 
     return Limits(
-        memory_bytes=limits.memory_mb * 2**20,
+        address_space=limits.memory_mb * 2**20,
         cpu_seconds=limits.cpu_seconds,
-        max_processes=limits.max_processes,
-        max_file_bytes=limits.max_file_mb * 2**20,
-        call_timeout=limits.call_timeout_s,
+        processes=limits.max_processes,
+        file_size=limits.max_file_mb * 2**20,
+        timeout=limits.call_timeout_s,
         output_bytes=limits.output_kb * 2**10,
     )
 
