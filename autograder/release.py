@@ -108,6 +108,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--check", action="store_true", help="only compare: exit 1 if exercises/ is out of sync with solutions/")
     parser.add_argument("--solutions", default=str(SOLUTIONS_DIR), help="the instructor's solution files (default: the repo's solutions/)")
     parser.add_argument("--exercises", default=str(EXERCISES_DIR), help="where the stubs go (default: the repo's exercises/)")
+    parser.add_argument("--bundle", default=str(REPO_ROOT / "dist" / "student"), help="where the student bundle (folder and .zip) goes (default: dist/student)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -125,14 +126,39 @@ def run(args: argparse.Namespace) -> int:
                     print(f"  {name}: {problems[name]}", file=sys.stderr)
                 print("run `dlgrade release` and commit the result.", file=sys.stderr)
                 return 1
-            print(f"{_show(exercises)} is in sync with {_show(solutions)}.")
+            stale = _stale_vectors()
+            if stale:
+                print(f"dlgrade release --check: public vectors out of date: {', '.join(stale)}", file=sys.stderr)
+                print("run `dlgrade release` and commit the result.", file=sys.stderr)
+                return 1
+            print(f"{_show(exercises)} and the public vectors are in sync with {_show(solutions)}.")
             return 0
         written = release(solutions, exercises)
     except ReleaseError as exc:
         print(f"dlgrade release: {exc}", file=sys.stderr)
         return 2
+    from autograder import bundle
+    from autograder.record import record_all
+
     print(f"wrote {len(written)} stubs to {_show(exercises)}")
+    vectors = record_all()
+    print(f"recorded public vectors for {len(vectors)} exercises")
+    archive = bundle.build(exercises, Path(args.bundle))
+    print(f"student bundle: {_show(Path(args.bundle))}/ and {_show(archive)}")
     return 0
+
+
+def _stale_vectors() -> list[str]:
+    """Public vector files that differ from what recording them now would write."""
+    import tempfile
+
+    from autograder.record import record_all
+    from autograder.vectors import DATA
+
+    with tempfile.TemporaryDirectory() as tmp:
+        fresh = {p.name: p.read_bytes() for p in record_all(Path(tmp))}
+    current = {p.name: p.read_bytes() for p in DATA.glob("*.json")}
+    return sorted(name for name in fresh.keys() | current.keys() if fresh.get(name) != current.get(name))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,6 +11,9 @@ from pathlib import Path
 from autograder.config import EXERCISES
 
 SUITES = Path(__file__).resolve().parent / "suites"
+# The trusted process imports this very copy of the grader (the project's, or an unpacked
+# student bundle's), first on sys.path; -I keeps PYTHONPATH, user site and the cwd out.
+_BOOT = "import sys; sys.path.insert(0, sys.argv.pop(1)); import pytest; raise SystemExit(pytest.main(sys.argv[1:]))"
 
 
 class GradingFailed(RuntimeError):
@@ -48,7 +51,7 @@ def run_suites(
     with tempfile.TemporaryDirectory(prefix="dlgrade-") as tmp:
         results = Path(tmp) / "results.json"
         cmd = [
-            sys.executable, "-I", "-m", "pytest", "-p", "autograder.plugin",
+            sys.executable, "-I", "-c", _BOOT, str(SUITES.parent.parent), "-p", "autograder.plugin",
             "-c", str(SUITES / "pytest.ini"), "--rootdir", str(SUITES), "-q", "--no-header",
             "--submission", str(Path(submission).resolve()), "--results", str(results), "--sandbox", sandbox,
             *map(str, files),
