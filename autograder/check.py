@@ -53,10 +53,15 @@ def render(tests: list[TestResult], exercises: list[str], directory: Path) -> st
         ok = sum(t.passed for t in mine)
         mark = "  all pass" if ok == len(mine) else ""
         lines.append(f"  {ex:<16}{f'{ok}/{len(mine)}':>10}{mark}")
-    failed = [t for t in tests if not t.passed]
-    for t in failed:
-        lines += ["", f"FAILED {t.name}"]
-        lines += ["    " + line for line in t.student_output().splitlines()]
+    # One block per distinct message: a stub fails every check the same way ("not implemented").
+    groups: dict[tuple[str, str], list[TestResult]] = {}
+    for t in tests:
+        if not t.passed:
+            groups.setdefault((t.exercise, t.student_output()), []).append(t)
+    for (_, output), group in groups.items():
+        more = f" (and {len(group) - 1} more checks failing the same way)" if len(group) > 1 else ""
+        lines += ["", f"FAILED {group[0].name}{more}"]
+        lines += ["    " + line for line in output.splitlines()]
     passed = sum(t.passed for t in tests)
     lines += ["", f"{passed} of {len(tests)} checks passed. Hidden tests run when your work is graded."]
     return "\n".join(lines)

@@ -24,6 +24,7 @@ def agree(
         tol=tol,
         hints=lambda g: hint(student_fn.module, student_fn.name, args, kwargs, g, tol),
         what=what,
+        warned=student_fn.student.last_warnings,
     )
     return got
 

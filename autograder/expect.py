@@ -12,13 +12,17 @@ from autograder.feedback import Mismatch, abbrev, describe_call, difference
 Hints = Iterable[tuple[str, Any]] | Callable[[Any], str] | None
 
 
-def assert_close(got: Any, expected: Any, *, call: str, tol: Tolerances, hints: Hints = None, what: str = "") -> None:
+def assert_close(
+    got: Any, expected: Any, *, call: str, tol: Tolerances, hints: Hints = None, what: str = "", warned: list | None = None
+) -> None:
     """Fail with expected vs got, the largest error and where, and a hint if `got` matches a known mistake."""
     diff = difference(got, expected, tol.rtol, tol.atol)
     if diff is None:
         return
     subject = f"{what} of {call}" if what else call
     message = f"{subject} {diff}\n  expected: {abbrev(expected)}\n  got:      {abbrev(got)}"
+    if warned:
+        message += "\n  your code warned: " + "; ".join(warned[:3])
     raise Mismatch(message, matching_hint(got, hints, tol))
 
 

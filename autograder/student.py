@@ -56,6 +56,7 @@ class Student:
         self.worker = worker
         self._fatal: StudentError | None = None
         self.calls = 0
+        self.last_warnings: list[str] = []  # warnings the last call emitted (e.g. overflow in exp)
 
     def __getattr__(self, module: str) -> StudentModule:
         if module.startswith("_"):
@@ -73,6 +74,7 @@ class Student:
             raise self._fatal
         self.calls += 1
         result = self.worker.call(module, function, *args, **kwargs)
+        self.last_warnings = list(getattr(result, "warnings", []) or [])
         if result.ok and not result.mutated:
             return result.value
         call = describe_call(function, args, kwargs)

@@ -5,6 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from autograder.differential import agree
+from autograder.expect import check
 from autograder.strategies import arrays
 from dlref import activations as ref
 
@@ -39,3 +40,12 @@ def test_softmax_any_axis(student, tol, z, data):
 def test_softmax_large_logits(student, tol):
     """softmax is stable for logits of 1000"""
     agree(student.activations.softmax, ref.softmax, np.array([[1000.0, 999.0, -1000.0], [0.0, 0.0, 0.0]]), tol=tol)
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "sigmoid_grad", "softmax"])
+def test_no_overflow_warnings(student, name):
+    """computes |z| = 1000 without overflow warnings"""
+    z = np.array([[-1000.0, 0.0, 1000.0]])
+    getattr(student.activations, name)(z)
+    check(not student.last_warnings, f"{name}(z) with |z| = 1000 warned: {'; '.join(student.last_warnings[:2])}. "
+          "Only exponentiate non-positive numbers (e.g. exp(-|z|), or subtract the max).")
