@@ -1,0 +1,857 @@
+"""Trusted side of student-code execution: a sandboxed worker process spoken to in plain data.
+
+The grader (pytest, dlref, the scores) never imports student code. A `Worker`
+starts ``worker.py`` in a separate process that imports the student's files
+and answers calls; only the plain data of ``protocol.py`` crosses (no pickle).
+
+Threat model. The student's code is hostile. With ``sandbox="bwrap"`` the
+worker runs in bubblewrap:
+
+* new pid, ipc, uts, network (no interface but a down loopback) and mount
+  namespaces; a read-only view of /usr (+ /lib*, /bin links), a few /etc
+  files, the Python installation and the venv at their own paths, the worker's
+  two files at /opt/dlgrade and a *copy* of the submission at /submission
+  (symlinks are copied as links, so links out of the submission dangle); a
+  private, size-capped /tmp; the root is remounted read-only. The project
+  (dlref/, solutions/, tests, outputs) is not mounted: only its ``.venv`` is,
+  and packages of the project found installed in it are masked.
+* an unprivileged uid: as root, bwrap runs without a user namespace (so the
+  uid is a real one and RLIMIT_NPROC applies: root is exempt from it) and
+  the worker drops to 65534 itself before any student code (setgroups,
+  setresgid, setresuid, then checks root cannot be regained); bwrap sets
+  no_new_privs and mounts everything nosuid. As a normal user, bwrap makes a
+  user namespace with uid 65534 inside and nested user namespaces disabled.
+* rlimits in the worker (address space, CPU seconds, processes, file size,
+  no core files), a wall-clock timeout per call enforced here, and the
+  capture of stdout/stderr by a thread that keeps the first bytes and counts
+  the rest. ``--die-with-parent`` and the pid namespace: killing the sandbox
+  (SIGKILL to its pid 1, then to bwrap) kills every process in it, daemons
+  included, and the worker's death ends the namespace too.
+
+What it does not guarantee: everything the worker reports is computed where
+student code runs, so a student can forge it (the returned value, which
+arguments were ``mutated``, the timings, the warnings); the grader must judge
+only the returned data. No seccomp filter: the kernel's full syscall surface
+is reachable (as root the sandbox has no user namespace, so nested user
+namespaces are not disabled). Memory is capped per process (RLIMIT_AS), not
+per sandbox: up to `processes` processes can each use it, and tmpfs pages
+count against the machine, capped by `tmp_size`. As root, sandboxes that share
+a uid share the RLIMIT_NPROC count (give parallel workers distinct uids).
+The kernel's PDEATHSIG follows the *thread* that started the worker: a Worker
+started in a thread dies when that thread exits.
+
+``sandbox="none"`` runs the same worker as a plain subprocess (``python -I``,
+the rlimits, a cleared environment, a temporary cwd): no isolation at all
+(the student code runs as the caller, can read and write what the caller can,
+kill the grader and leave daemons behind). It exists for students' laptops
+without bwrap; callers print a notice or refuse (see `Worker.sandboxed`).
+
+A `Worker` is not thread-safe; use one per thread.
+"""
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import functools
+import json
+import os
+import select
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import threading
+import time
+import weakref
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from autograder import protocol
+from autograder.protocol import ProtocolError, TooLargeError, format_bytes
+
+KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
+HERE = Path(__file__).resolve().parent
+PROJECT_ROOT = HERE.parent
+RUNTIME_FILES = ("worker.py", "protocol.py")
+# Top-level packages of the project that must never be importable in the sandbox.
+HIDDEN_PACKAGES = ("dlref", "autograder", "solutions", "exercises", "tests")
+SANDBOX_RUNTIME = "/opt/dlgrade"
+SANDBOX_SUBMISSION = "/submission"
+ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime",
+             "/etc/passwd", "/etc/group", "/etc/nsswitch.conf")
+SUBMISSION_MAX_BYTES = 256 * MiB
+SUBMISSION_MAX_ENTRIES = 10_000
+# "output" is not produced here: it is for suites that fail a call because it printed.
+KINDS = ("exception", "not_implemented", "import_error", "missing_function", "timeout",
+         "crashed", "memory", "output", "protocol", "too_large", "not_submitted",
+         "unserializable")
+_WORKER_KINDS = {"exception", "not_implemented", "import_error", "missing_function",
+                 "not_submitted", "unserializable", "too_large", "memory", "exit", "protocol"}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one worker process; sizes in bytes, times in seconds.
+
+    `address_space`, `cpu_seconds`, `processes` and `file_size` are rlimits of
+    the worker process (None: leave the inherited limit, e.g. for TensorFlow,
+    which reserves far more address space than it uses).
+    """
+
+    address_space: int | None = 2 * GiB
+    cpu_seconds: int | None = 60  # per worker process; restarted before it runs out
+    processes: int | None = 64
+    file_size: int | None = 64 * MiB
+    tmp_size: int = 128 * MiB  # the sandbox's private /tmp (bwrap only)
+    timeout: float = 10.0  # wall clock per call (and per module import)
+    start_timeout: float = 30.0  # starting the sandbox and importing numpy
+    output_bytes: int = 64 * KiB  # captured stdout+stderr kept per call
+    message_bytes: int = 256 * MiB  # either direction
+
+
+@dataclass
+class CallResult:
+    """Outcome of one call; `kind` is None on success, else one of KINDS."""
+
+    ok: bool
+    value: Any = None
+    kind: str | None = None
+    message: str = ""
+    traceback: str = ""
+    stdout: str = ""
+    mutated: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary; the value itself is described, not included."""
+        d = {k: getattr(self, k) for k in ("ok", "kind", "message", "traceback", "stdout",
+                                            "mutated", "seconds", "warnings")}
+        d["value_type"] = _describe(self.value) if self.ok else None
+        return d
+
+
+def _describe(value) -> str:
+    import numpy as np
+
+    if isinstance(value, np.ndarray):
+        return f"ndarray {value.dtype} {tuple(value.shape)}"
+    return type(value).__name__
+
+
+# --- the bubblewrap command line ---------------------------------------------------
+
+def bwrap_args(*, runtime: str, submission: str, python_dirs: list[str], hidden: list[str],
+               empty_dir: str, env: dict[str, str], limits: Limits, privileged: bool,
+               uid: int, gid: int, info_fd: int, bwrap: str = "bwrap") -> list[str]:
+    """The whole sandbox as bwrap options (everything not listed here is invisible)."""
+    if privileged:
+        # Real root: no user namespace, so the uid the worker drops to is a real one.
+        args = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
+                "--unshare-cgroup-try", "--cap-drop", "ALL",
+                "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    else:
+        args = ["--unshare-all", "--unshare-user", "--uid", str(uid), "--gid", str(gid),
+                "--disable-userns"]
+    args += ["--die-with-parent", "--new-session"]
+    args += ["--ro-bind", "/usr", "/usr"]
+    for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+        if os.path.islink(top):
+            args += ["--symlink", os.readlink(top), top]
+        elif os.path.isdir(top):
+            args += ["--ro-bind", top, top]
+    targets = [*ETC_FILES, *python_dirs, SANDBOX_RUNTIME, SANDBOX_SUBMISSION]
+    for parent in _parents_to_create(targets):
+        args += ["--perms", "0755", "--dir", parent]
+    for path in ETC_FILES:
+        args += ["--ro-bind-try", path, path]
+    for path in python_dirs:
+        args += ["--ro-bind", path, path]
+    for path in hidden:
+        args += ["--ro-bind", empty_dir if os.path.isdir(path) else "/dev/null", path]
+    args += ["--ro-bind", runtime, SANDBOX_RUNTIME, "--ro-bind", submission, SANDBOX_SUBMISSION]
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    args += ["--perms", "1777", "--size", str(limits.tmp_size), "--tmpfs", "/tmp"]
+    args += ["--remount-ro", "/", "--chdir", SANDBOX_SUBMISSION, "--clearenv"]
+    for key, value in env.items():
+        args += ["--setenv", key, value]
+    args += ["--info-fd", str(info_fd)]
+    return [bwrap, *args, "--"]
+
+
+def _parents_to_create(targets: list[str]) -> list[str]:
+    """Directories above the mount points, made 0755 (bwrap would make them 0700)."""
+    out: set[str] = set()
+    for target in targets:
+        p = Path(target).parent
+        while str(p) not in ("/", "/usr") and not str(p).startswith("/usr/"):
+            out.add(str(p))
+            p = p.parent
+    return sorted(out, key=lambda s: (s.count("/"), s))
+
+
+def python_dirs() -> list[str]:
+    """The interpreter and venv trees to mount, refusing any that would expose the project."""
+    import numpy
+
+    candidates = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+                  str(Path(numpy.__file__).resolve().parent.parent)}
+    dirs = sorted({os.path.realpath(c) for c in candidates} | candidates)
+    chosen: list[str] = []
+    for d in dirs:
+        if d == "/usr" or d.startswith("/usr/"):
+            continue
+        if any(d == c or d.startswith(c + "/") for c in chosen):
+            continue
+        if d == "/" or _contains(d, str(PROJECT_ROOT)):
+            raise RuntimeError(f"the Python installation {d} contains the project {PROJECT_ROOT}; "
+                               "it cannot be mounted in the sandbox (use a venv such as .venv)")
+        chosen.append(d)
+    return chosen
+
+
+def _contains(outer: str, inner: str) -> bool:
+    outer, inner = os.path.realpath(outer), os.path.realpath(inner)
+    return inner == outer or inner.startswith(outer.rstrip("/") + "/")
+
+
+def hidden_paths(dirs: list[str]) -> list[str]:
+    """Project packages installed (not just linked) inside the mounted Python trees."""
+    out = []
+    for d in dirs:
+        for site in Path(d).glob("lib*/python3*/site-packages"):
+            for name in HIDDEN_PACKAGES:
+                for candidate in (site / name, site / f"{name}.py"):
+                    if candidate.exists() or candidate.is_symlink():
+                        out.append(str(candidate))
+    return out
+
+
+def worker_env(home: str) -> dict[str, str]:
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": home, "TMPDIR": home,
+           "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1",
+           "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+        if key in os.environ:
+            env[key] = os.environ[key]
+    return env
+
+
+@functools.lru_cache(maxsize=None)
+def bwrap_problem() -> str | None:
+    """None when bwrap can run a sandboxed Python here, else why not (cached)."""
+    if shutil.which("bwrap") is None:
+        return "bwrap is not installed"
+    with tempfile.TemporaryDirectory(prefix="dlgrade-probe-") as tmp:
+        stage = _Stage.create(tmp, None)
+        r, w = os.pipe()
+        try:
+            privileged = os.geteuid() == 0
+            args = bwrap_args(runtime=stage.runtime, submission=stage.submission,
+                              python_dirs=python_dirs(), hidden=[], empty_dir=stage.empty,
+                              env=worker_env("/tmp"), limits=Limits(), privileged=privileged,
+                              uid=65534, gid=65534, info_fd=w,
+                              bwrap=shutil.which("bwrap") or "bwrap")
+            drop = ("import os; os.setgroups([]); os.setresgid(65534, 65534, 65534); "
+                    "os.setresuid(65534, 65534, 65534); " if privileged else "")
+            done = subprocess.run([*args, sys.executable, "-I", "-c", drop + "import numpy"],
+                                  stdin=subprocess.DEVNULL, capture_output=True, pass_fds=(w,),
+                                  timeout=60, check=False)
+        except (OSError, subprocess.SubprocessError, RuntimeError) as e:
+            return f"bwrap probe failed: {e}"
+        finally:
+            os.close(r)
+            os.close(w)
+    if done.returncode != 0:
+        return f"bwrap probe failed: {done.stderr.decode(errors='replace').strip()[-500:]}"
+    return None
+
+
+def bwrap_available() -> bool:
+    """Whether `sandbox="auto"` will use bubblewrap."""
+    return bwrap_problem() is None
+
+
+# --- the staged copy of the submission and the worker's files ----------------------------
+
+@dataclass
+class _Stage:
+    root: str
+    runtime: str
+    submission: str
+    empty: str
+    home: str
+
+    @classmethod
+    def create(cls, root: str, submission_dir: str | None) -> _Stage:
+        os.chmod(root, 0o755)
+        paths = {name: os.path.join(root, name) for name in ("runtime", "submission", "empty",
+                                                             "home")}
+        for p in paths.values():
+            os.mkdir(p, 0o755)
+            os.chmod(p, 0o755)
+        os.chmod(paths["home"], 0o777)
+        for name in RUNTIME_FILES:
+            shutil.copyfile(HERE / name, os.path.join(paths["runtime"], name))
+            os.chmod(os.path.join(paths["runtime"], name), 0o644)
+        if submission_dir is not None:
+            _copy_submission(submission_dir, paths["submission"])
+        return cls(root=root, **paths)
+
+
+class _SubmissionTooLarge(Exception):
+    pass
+
+
+def _copy_submission(src: str, dst: str) -> None:
+    """Copy regular files, directories and symlinks (as links); skip fifos and devices."""
+    budget = {"bytes": SUBMISSION_MAX_BYTES, "entries": SUBMISSION_MAX_ENTRIES}
+
+    def walk(s: str, d: str, depth: int) -> None:
+        with os.scandir(s) as it:
+            entries = list(it)
+        for e in entries:
+            budget["entries"] -= 1
+            if budget["entries"] < 0:
+                raise _SubmissionTooLarge(f"more than {SUBMISSION_MAX_ENTRIES} files")
+            target = os.path.join(d, e.name)
+            if e.is_symlink():
+                os.symlink(os.readlink(e.path), target)
+            elif e.is_dir(follow_symlinks=False):
+                if depth < 16 and e.name not in ("__pycache__", ".git"):
+                    os.mkdir(target, 0o755)
+                    os.chmod(target, 0o755)
+                    walk(e.path, target, depth + 1)
+            elif e.is_file(follow_symlinks=False):
+                fd = os.open(e.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+                with os.fdopen(fd, "rb") as fin, open(target, "wb") as fout:
+                    while chunk := fin.read(1 << 20):
+                        budget["bytes"] -= len(chunk)
+                        if budget["bytes"] < 0:
+                            raise _SubmissionTooLarge(
+                                f"more than {format_bytes(SUBMISSION_MAX_BYTES)}")
+                        fout.write(chunk)
+                os.chmod(target, 0o644)
+
+    walk(src, dst, 0)
+
+
+# --- output capture -------------------------------------------------------------------
+
+class _OutputDrain(threading.Thread):
+    """Reads the worker's stdout/stderr; keeps the first `keep` bytes, counts the rest."""
+
+    def __init__(self, fd: int, keep: int):
+        super().__init__(name="dlgrade-output", daemon=True)
+        self._fd, self._keep = fd, keep
+        self._lock = threading.Lock()
+        self._buf = bytearray()
+        self._dropped = 0
+        self._wake_r, self._wake_w = os.pipe()
+        self._eof = threading.Event()
+
+    def run(self) -> None:
+        poller = select.poll()
+        poller.register(self._fd, select.POLLIN)
+        poller.register(self._wake_r, select.POLLIN)
+        try:
+            while True:
+                ready = {fd for fd, _ in poller.poll()}
+                if self._wake_r in ready:
+                    return
+                with self._lock:
+                    try:
+                        data = os.read(self._fd, 1 << 20)
+                    except BlockingIOError:
+                        continue
+                    if not data:
+                        return
+                    room = max(0, self._keep - len(self._buf))
+                    self._buf += data[:room]
+                    self._dropped += max(0, len(data) - room)
+        finally:
+            with self._lock:
+                self._eof.set()
+                os.close(self._fd)
+            os.close(self._wake_r)
+
+    def _pending(self) -> int:
+        if self._eof.is_set():
+            return 0
+        raw = fcntl.ioctl(self._fd, termios.FIONREAD, b"\0\0\0\0")
+        return struct.unpack("i", raw)[0]
+
+    def take(self, settle: float = 0.5) -> str:
+        """Everything captured since the last take, once the pipe is read empty."""
+        deadline = time.monotonic() + settle
+        while True:
+            with self._lock:
+                if self._pending() == 0 or time.monotonic() > deadline:
+                    data, dropped = bytes(self._buf), self._dropped
+                    self._buf.clear()
+                    self._dropped = 0
+                    break
+            time.sleep(0.001)
+        text = data.decode("utf-8", errors="replace")
+        if dropped:
+            text += f"\n[... output truncated: {format_bytes(dropped)} more not shown]"
+        return text
+
+    def wait_eof(self, timeout: float) -> None:
+        self._eof.wait(timeout)
+
+    def stop(self) -> None:
+        try:
+            os.write(self._wake_w, b"x")
+        except OSError:
+            pass
+        self.join(timeout=5)
+        os.close(self._wake_w)
+
+
+# --- one running worker process -------------------------------------------------------
+
+class _Died(Exception):
+    pass
+
+
+@dataclass
+class _Process:
+    popen: subprocess.Popen
+    req_w: int
+    resp_r: int
+    exit_fd: int | None  # pidfd of the popen child: readable once it has exited
+    init_fd: int | None  # pidfd of the sandbox's pid 1 (bwrap only)
+    init_pid: int | None  # its pid as seen from here
+    drain: _OutputDrain
+    imported: set[str] = field(default_factory=set)
+    cpu: float = 0.0
+    closed: bool = False
+
+    def wait_readable(self, deadline: float) -> None:
+        """Until the reply pipe is readable; TimeoutError, or _Died when the process exits."""
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            poller = select.poll()
+            poller.register(self.resp_r, select.POLLIN)
+            if self.exit_fd is not None:
+                poller.register(self.exit_fd, select.POLLIN)
+                wait_ms = int(remaining * 1000) + 1
+            else:
+                wait_ms = min(50, int(remaining * 1000) + 1)
+            ready = {fd for fd, _ in poller.poll(wait_ms)}
+            if self.resp_r in ready:
+                return
+            if (self.exit_fd is not None and self.exit_fd in ready) or \
+                    (self.exit_fd is None and self.popen.poll() is not None):
+                raise _Died
+
+    def exit_status(self, timeout: float = 5.0) -> int | None:
+        try:
+            return self.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def kill(self) -> None:
+        """SIGKILL the sandbox's pid 1 (its namespace dies with it) and the process group."""
+        if self.closed:
+            return
+        self.closed = True
+        if self.init_fd is not None:
+            try:
+                signal.pidfd_send_signal(self.init_fd, signal.SIGKILL)
+            except OSError:
+                pass
+            # pid 1 reports its exit only once every process of its namespace is gone; bwrap
+            # then reaps it and exits by itself.
+            select.select([self.init_fd], [], [], 5)
+            self.exit_status(timeout=2)
+        if self.popen.returncode is None:
+            try:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+            except OSError:
+                pass
+        self.exit_status(timeout=10)
+        for fd in (self.req_w, self.resp_r, self.exit_fd, self.init_fd):
+            if fd is not None:
+                os.close(fd)
+        self.drain.wait_eof(1.0)
+        self.drain.stop()
+
+
+def _pidfd(pid: int) -> int | None:
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+
+
+def _read_info(fd: int, deadline: float) -> dict:
+    """bwrap's --info-fd JSON (it closes the fd once written)."""
+    data = b""
+    os.set_blocking(fd, False)
+    while time.monotonic() < deadline:
+        if not select.select([fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
+            break
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        data += chunk
+    try:
+        info = json.loads(data)
+    except ValueError:
+        return {}
+    return info if isinstance(info, dict) else {}
+
+
+def _set_pipe_size(fd: int) -> None:
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, 1 << 20)
+    except (AttributeError, OSError):
+        pass
+
+
+# --- the worker handle ------------------------------------------------------------------
+
+class Worker:
+    """Runs functions of the student's modules in a (sandboxed) worker process.
+
+    `call` never raises for anything the student's code does; it raises only
+    for grader bugs (invalid names, arguments that cannot be sent) or after
+    `close`. The process starts on the first call and is restarted for the
+    next call after a timeout, crash, exit or protocol violation.
+    """
+
+    def __init__(self, submission_dir, limits: Limits = Limits(), sandbox: str = "auto", *,
+                 uid: int = 65534, gid: int = 65534):
+        if sandbox not in ("auto", "bwrap", "none"):
+            raise ValueError(f"sandbox must be 'auto', 'bwrap' or 'none', not {sandbox!r}")
+        if sandbox == "bwrap" and not bwrap_available():
+            raise RuntimeError(f"sandbox='bwrap' requested but {bwrap_problem()}")
+        self.submission_dir = os.path.abspath(submission_dir)
+        self.limits = limits
+        self.sandboxed = sandbox == "bwrap" or (sandbox == "auto" and bwrap_available())
+        self.uid, self.gid = uid, gid
+        self._lock = threading.Lock()
+        self._proc: _Process | None = None
+        self._stage: _Stage | None = None
+        self._stage_error: CallResult | None = None
+        self._failed_modules: dict[str, CallResult] = {}
+        self._next_id = 0
+        self._closed = False
+        self._res = {"proc": None, "stage": None}
+        self._finalizer = weakref.finalize(self, _release, self._res)
+
+    @property
+    def sandbox_pid(self) -> int | None:
+        """Pid (seen from here) of the running sandbox's pid 1, or of the unsandboxed worker."""
+        proc = self._proc
+        if proc is None:
+            return None
+        return proc.init_pid if self.sandboxed else proc.popen.pid
+
+    def __enter__(self) -> Worker:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Kill the sandbox (every process in it) and delete the staged copy."""
+        with self._lock:
+            self._closed = True
+            self._proc = None
+            self._finalizer()
+
+    # --- calls ---------------------------------------------------------------------
+    def call(self, module: str, function: str, /, *args, **kwargs) -> CallResult:
+        """`module.function(*args, **kwargs)` in the worker."""
+        for name in (module, function):
+            if not isinstance(name, str) or not name.isidentifier():
+                raise ValueError(f"invalid module or function name: {name!r}")
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("this Worker is closed")
+            cached = self._failed_modules.get(module)
+            if cached is not None:
+                return dataclasses.replace(cached, stdout="", seconds=0.0)
+            request = {"id": self._new_id(), "op": "call", "module": module,
+                       "function": function, "args": list(args), "kwargs": dict(kwargs)}
+            parts = protocol.encode_parts(request, max_bytes=self.limits.message_bytes)
+            started = time.monotonic()
+            proc = self._running(started)
+            if isinstance(proc, CallResult):
+                return proc
+            if module not in proc.imported:
+                rid = self._new_id()
+                imp = protocol.encode_parts({"id": rid, "op": "import", "module": module})
+                result = self._exchange(proc, imp, rid, module, function, importing=True,
+                                        started=started)
+                if not result.ok:
+                    self._failed_modules[module] = dataclasses.replace(result, stdout="")
+                    return result
+                proc.imported.add(module)
+            return self._exchange(proc, parts, request["id"], module, function,
+                                  importing=False, started=started)
+
+    def _new_id(self) -> int:
+        self._next_id += 1
+        return self._next_id
+
+    def _exchange(self, proc: _Process, parts: list, rid: int, module: str, function: str, *,
+                  importing: bool, started: float) -> CallResult:
+        lim = self.limits
+        deadline = time.monotonic() + lim.timeout
+        where = f"while importing {module}.py" if importing else f"while running {function}"
+        try:
+            protocol.write_all(proc.req_w, [struct.pack(">Q", sum(memoryview(p).nbytes
+                                                                   for p in parts)), *parts],
+                               deadline)
+            proc.wait_readable(deadline)
+            reply = protocol.recv(proc.resp_r, max_bytes=lim.message_bytes, deadline=deadline)
+            _check_reply(reply, rid, call=not importing)
+        except TimeoutError:
+            what = (f"{module}.py did not finish importing within {lim.timeout:g} s "
+                    "(an infinite loop at module level?)") if importing else (
+                f"{function} did not return within {lim.timeout:g} s (an infinite loop?)")
+            return self._fail(proc, "timeout", what, started)
+        except (_Died, EOFError, BrokenPipeError):
+            return self._fail(proc, "crashed", self._death_message(proc, where), started)
+        except TooLargeError as e:
+            return self._fail(proc, "too_large", f"the worker sent too much data {where}: {e}",
+                              started)
+        except ProtocolError as e:
+            return self._fail(proc, "protocol", f"the worker sent an invalid reply {where} ({e}); "
+                                                "it was restarted", started)
+        if type(reply.get("cpu")) in (int, float):
+            proc.cpu = float(reply["cpu"])
+        stdout = "" if importing and reply["ok"] else proc.drain.take()
+        elapsed = time.monotonic() - started
+        if reply["ok"]:
+            if importing:
+                return CallResult(ok=True)
+            seconds = reply.get("seconds")
+            if type(seconds) not in (int, float) or not 0 <= seconds <= elapsed:
+                seconds = elapsed  # the worker's own timing is only believed when plausible
+            return CallResult(ok=True, value=reply["value"], stdout=stdout,
+                              mutated=list(reply["mutated"]), seconds=float(seconds),
+                              warnings=list(reply["warnings"]))
+        kind, message = self._error_message(reply, module, function, importing)
+        return CallResult(ok=False, kind=kind, message=message,
+                          traceback=reply.get("traceback", ""), stdout=stdout, seconds=elapsed)
+
+    def _fail(self, proc: _Process, kind: str, message: str, started: float) -> CallResult:
+        """Kill the process (restarted on the next call) and report."""
+        proc.kill()
+        self._proc = self._res["proc"] = None
+        stdout = proc.drain.take(settle=0)
+        return CallResult(ok=False, kind=kind, message=message, stdout=stdout,
+                          seconds=time.monotonic() - started)
+
+    def _death_message(self, proc: _Process, where: str) -> str:
+        rc = proc.exit_status(timeout=2)
+        if rc is None:
+            return f"the worker process stopped answering {where}"
+        sig = -rc if rc < 0 else (rc - 128 if self.sandboxed and rc > 128 else None)
+        if sig:
+            try:
+                name = signal.Signals(sig).name
+            except ValueError:
+                name = f"signal {sig}"
+            cpu = self.limits.cpu_seconds
+            hint = {
+                signal.SIGKILL: "killed: out of memory" + (
+                    f", or over the CPU time limit of {cpu} s?" if cpu else "?"),
+                signal.SIGXCPU: f"the CPU time limit of {cpu} s was exceeded",
+                signal.SIGSEGV: "a segmentation fault",
+                signal.SIGBUS: "a bus error",
+                signal.SIGABRT: "aborted",
+                signal.SIGXFSZ: "the file size limit was exceeded",
+            }.get(sig, "killed by a signal")
+            return f"the worker process died with signal {name} {where} ({hint})"
+        return (f"the worker process exited with status {rc} {where} (did the code call "
+                "os._exit(), sys.exit() or kill its own process?)")
+
+    def _error_message(self, reply: dict, module: str, function: str,
+                       importing: bool) -> tuple[str, str]:
+        kind, typ, msg, line = reply["kind"], reply["type"], reply["message"], reply.get("line")
+        at = f" ({module}.py, line {line})" if line else ""
+        if importing and kind == "exit":
+            return "import_error", f"{module}.py called {msg} while being imported"
+        limit = self.limits.address_space
+        memory = f"ran out of memory ({typ}" + (
+            f"; the sandbox allows {format_bytes(limit)} of address space)" if limit else ")")
+        if importing and kind == "memory":
+            return kind, f"importing {module}.py {memory}{at}"
+        if kind == "not_implemented":
+            return kind, f"{function} is not implemented yet (it raised NotImplementedError)"
+        if kind == "exception":
+            return kind, f"{function} raised {typ}: {msg}{at}{self._os_hint(typ, msg)}"
+        if kind == "memory":
+            return kind, f"{function} {memory}{at}"
+        if kind == "import_error":
+            line_part = f" at line {line}" if line else ""
+            return kind, f"{module}.py could not be imported: {typ}{line_part}: {msg}"
+        if kind == "exit":
+            return "crashed", f"{function} called {msg} instead of returning a value"
+        if kind == "unserializable":
+            return kind, f"{function} returned a value the grader cannot receive: {msg}"
+        if kind == "too_large":
+            return kind, f"{function} returned a value that is too large to send back: {msg}"
+        return kind, msg
+
+    def _os_hint(self, typ: str, msg: str) -> str:
+        if "File too large" in msg and self.limits.file_size:
+            return f" (the sandbox allows files up to {format_bytes(self.limits.file_size)})"
+        if "No space left" in msg and self.sandboxed:
+            return f" (the sandbox's /tmp holds {format_bytes(self.limits.tmp_size)})"
+        if self.sandboxed and "Read-only file system" in msg:
+            return " (in the sandbox only /tmp is writable)"
+        return ""
+
+    # --- process management ------------------------------------------------------------
+    def _running(self, started: float) -> _Process | CallResult:
+        proc = self._proc
+        cpu_limit = self.limits.cpu_seconds
+        if proc is not None and cpu_limit and proc.cpu + self.limits.timeout >= cpu_limit:
+            proc.kill()  # fresh process before the CPU rlimit could end a healthy call
+            self._proc = self._res["proc"] = proc = None
+        if proc is not None:
+            return proc
+        if self._stage is None and self._stage_error is None:
+            self._make_stage()
+        if self._stage_error is not None:
+            return dataclasses.replace(self._stage_error)
+        return self._start(started)
+
+    def _make_stage(self) -> None:
+        if not os.path.isdir(self.submission_dir):
+            self._stage_error = CallResult(
+                ok=False, kind="not_submitted",
+                message=f"the submission folder {self.submission_dir} does not exist")
+            return
+        root = tempfile.mkdtemp(prefix="dlgrade-")
+        self._res["stage"] = root
+        try:
+            self._stage = _Stage.create(root, self.submission_dir)
+        except _SubmissionTooLarge as e:
+            self._stage_error = CallResult(ok=False, kind="too_large",
+                                           message=f"the submission folder holds {e}")
+
+    def _start(self, started: float) -> _Process | CallResult:
+        stage, lim = self._stage, self.limits
+        req_r, req_w = os.pipe()
+        resp_r, resp_w = os.pipe()
+        out_r, out_w = os.pipe()
+        info_r, info_w = os.pipe()
+        for fd in (req_w, resp_w, out_w):
+            _set_pipe_size(fd)
+        privileged = os.geteuid() == 0
+        config = {
+            "req": req_r, "resp": resp_w, "max_bytes": lim.message_bytes,
+            "limits": {"as": lim.address_space, "cpu": lim.cpu_seconds,
+                       "nproc": lim.processes, "fsize": lim.file_size, "core": 0,
+                       "nofile": 256},
+            "drop": [self.uid, self.gid] if self.sandboxed and privileged else None,
+        }
+        python = [sys.executable, "-I", "-B", "-X", "utf8"]
+        if self.sandboxed:
+            config.update(submission=SANDBOX_SUBMISSION, cwd=SANDBOX_SUBMISSION)
+            dirs = python_dirs()
+            argv = [*bwrap_args(runtime=stage.runtime, submission=stage.submission,
+                                python_dirs=dirs, hidden=hidden_paths(dirs),
+                                empty_dir=stage.empty, env=worker_env("/tmp"), limits=lim,
+                                privileged=privileged, uid=self.uid, gid=self.gid,
+                                info_fd=info_w, bwrap=shutil.which("bwrap") or "bwrap"),
+                    *python, f"{SANDBOX_RUNTIME}/worker.py", json.dumps(config)]
+            env, cwd, pass_fds = None, stage.home, (req_r, resp_w, info_w)
+        else:
+            config.update(submission=stage.submission, cwd=stage.home)
+            argv = [*python, os.path.join(stage.runtime, "worker.py"), json.dumps(config)]
+            env, cwd, pass_fds = worker_env(stage.home), stage.home, (req_r, resp_w)
+        try:
+            popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w,
+                                     pass_fds=pass_fds, start_new_session=True, close_fds=True,
+                                     env=env if env is not None else {"PATH": os.defpath},
+                                     cwd=cwd)
+        except OSError as e:
+            for fd in (req_r, req_w, resp_r, resp_w, out_r, out_w, info_r, info_w):
+                os.close(fd)
+            return CallResult(ok=False, kind="crashed",
+                              message=f"the grading sandbox could not start: {e}")
+        for fd in (req_r, resp_w, out_w, info_w):
+            os.close(fd)
+        os.set_blocking(req_w, False)
+        os.set_blocking(resp_r, False)
+        os.set_blocking(out_r, False)
+        drain = _OutputDrain(out_r, lim.output_bytes)
+        drain.start()
+        deadline = time.monotonic() + lim.start_timeout
+        init_fd = init_pid = None
+        if self.sandboxed:
+            child = _read_info(info_r, deadline).get("child-pid")
+            if type(child) is int and popen.poll() is None:
+                init_fd, init_pid = _pidfd(child), child
+        os.close(info_r)
+        proc = _Process(popen=popen, req_w=req_w, resp_r=resp_r, exit_fd=_pidfd(popen.pid),
+                        init_fd=init_fd, init_pid=init_pid, drain=drain)
+        self._proc = self._res["proc"] = proc
+        try:
+            protocol.send(req_w, {"id": 0, "op": "hello"}, deadline=deadline)
+            proc.wait_readable(deadline)
+            hello = protocol.recv(resp_r, deadline=deadline)
+            if not (isinstance(hello, dict) and hello.get("ok") is True
+                    and hello.get("worker") == "dlgrade" and hello.get("id") == 0):
+                raise ProtocolError("unexpected handshake")
+        except (TimeoutError, _Died, EOFError, BrokenPipeError, ProtocolError) as e:
+            reason = "it did not answer in time" if isinstance(e, TimeoutError) else \
+                f"{type(e).__name__} {e}".strip()
+            failed = self._fail(proc, "crashed", "", started)
+            tail = failed.stdout.strip()[-1500:]
+            failed.message = (f"the grading sandbox could not start ({reason})"
+                              + (f": {tail}" if tail else ""))
+            return failed
+        proc.drain.take(settle=0)  # start-up noise is not the student's output
+        return proc
+
+
+def _release(res: dict) -> None:
+    proc, stage = res.get("proc"), res.get("stage")
+    res["proc"] = res["stage"] = None
+    if proc is not None:
+        proc.kill()
+    if stage is not None:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def _check_reply(reply, rid: int, call: bool) -> None:
+    """Reject replies that do not have the documented shape."""
+    if type(reply) is not dict or reply.get("id") != rid or type(reply.get("ok")) is not bool:
+        raise ProtocolError("reply without the expected id/ok fields")
+    if reply["ok"]:
+        if call:
+            mutated, notes = reply.get("mutated"), reply.get("warnings")
+            if "value" not in reply or type(mutated) is not list or type(notes) is not list or \
+                    not all(type(m) is str for m in mutated) or \
+                    not all(type(w) is str for w in notes):
+                raise ProtocolError("malformed value/mutated/warnings fields")
+            if len(mutated) > 1000 or len(notes) > 1000:
+                raise ProtocolError("oversized mutated/warnings lists")
+            reply["mutated"] = [m[:200] for m in mutated]
+            reply["warnings"] = [w[:500] for w in notes]
+        return
+    if reply.get("kind") not in _WORKER_KINDS or type(reply.get("message")) is not str or \
+            type(reply.get("type")) is not str or type(reply.get("traceback", "")) is not str:
+        raise ProtocolError("malformed error reply")
+    line = reply.get("line")
+    if line is not None and type(line) is not int:
+        raise ProtocolError("malformed line number")
+    reply["message"] = reply["message"][:2000]
+    reply["type"] = reply["type"][:100]
+    reply["traceback"] = reply.get("traceback", "")[:8000]
