@@ -40,6 +40,8 @@ class Limits:
     memory_mb: int = _key("address-space limit of the worker, MiB", 2048)
     cpu_seconds: int = _key("CPU-time limit of one worker process, seconds", 120)
     call_timeout_s: float = _key("wall-clock limit of one call into student code, seconds", 10.0)
+    test_timeout_s: float = _key("wall-clock time student code may use within one test, all calls together, seconds", 30.0)
+    submission_timeout_s: float = _key("wall-clock limit for grading one submission, seconds", 900.0)
     max_processes: int = _key("process limit of the worker (RLIMIT_NPROC)", 64)
     max_file_mb: int = _key("largest file the worker may write, MiB", 64)
     output_kb: int = _key("captured stdout/stderr kept per call, KiB", 64)

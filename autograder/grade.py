@@ -41,7 +41,9 @@ def submissions_in(folder: Path) -> dict[str, Path]:
     return {s: paths[0] if len(paths) == 1 else paths for s, paths in found.items()}
 
 
-def grade_one(student: str, entry, exercises: list[str], sandbox: str, course: str | None) -> SubmissionResult:
+def grade_one(
+    student: str, entry, exercises: list[str], sandbox: str, course: str | None, timeout: float | None = None
+) -> SubmissionResult:
     """Grade one submission; a failure of the grader becomes a 'could not grade' result, never an exception."""
     start = time.monotonic()
     result = SubmissionResult(student=student, sandboxed=sandbox != "none")
@@ -52,7 +54,7 @@ def grade_one(student: str, entry, exercises: list[str], sandbox: str, course: s
         result.could_not_grade = f"{entry.name}: unsupported submission type (expected a folder of exercise files)"
     else:
         try:
-            data = run_suites(entry, exercises, hidden=True, sandbox=sandbox, course=course)
+            data = run_suites(entry, exercises, hidden=True, sandbox=sandbox, course=course, timeout=timeout)
             result.tests = [TestResult.from_dict(t) for t in data["tests"]]
             result.sandboxed = data.get("sandboxed", result.sandboxed)
             broken = [t.name for t in result.tests if t.grader_error]
@@ -67,7 +69,7 @@ def grade_one(student: str, entry, exercises: list[str], sandbox: str, course: s
 def run(args: argparse.Namespace) -> int:
     try:
         exercises = exercises_from(args)
-        load(args.course)
+        limits = load(args.course).limits
     except (ValueError, ConfigError) as e:
         print(f"dlgrade grade: {e}", file=sys.stderr)
         return 2
@@ -89,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     failed = 0
     for student, entry in submissions_in(args.submissions).items():
-        result = grade_one(student, entry, exercises, sandbox, args.course)
+        result = grade_one(student, entry, exercises, sandbox, args.course, limits.submission_timeout_s)
         write_json_atomic(args.out / "results" / f"{student}.json", result.to_dict())
         if result.could_not_grade:
             failed += 1

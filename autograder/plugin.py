@@ -79,7 +79,7 @@ def student(request: pytest.FixtureRequest, course: course_config.Course):
         raise pytest.UsageError("no submission: pass --submission DIR or set DLGRADE_SUBMISSION")
     sandbox = _setting(cfg, "--sandbox", "DLGRADE_SANDBOX", "auto")
     with Worker(Path(submission), limits=worker_limits(course.limits), sandbox=sandbox) as worker:
-        proxy = Student(worker)
+        proxy = Student(worker, test_budget=course.limits.test_timeout_s)
         cfg.stash[_state]["student"] = proxy
         yield proxy
 

@@ -32,8 +32,8 @@ class TestResult:
     def to_dict(self) -> dict:
         return {
             "name": self.name,
-            "score": round(self.score, 4),
-            "max_score": round(self.max_score, 4),
+            "score": self.score,
+            "max_score": self.max_score,
             "status": "passed" if self.passed else "failed",
             "output": self.student_output(),
             "visibility": "visible",

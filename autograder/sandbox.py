@@ -110,6 +110,7 @@ class Limits:
     timeout: float = 10.0  # wall clock per call (and per module import)
     start_timeout: float = 30.0  # starting the sandbox and importing numpy
     output_bytes: int = 64 * KiB  # captured stdout+stderr kept per call
+    output_flood: int = 16 * MiB  # printed beyond this in one call, the worker is killed (kind "output")
     message_bytes: int = 256 * MiB  # either direction
 
 
@@ -345,13 +346,16 @@ def _copy_submission(src: str, dst: str) -> None:
 class _OutputDrain(threading.Thread):
     """Reads the worker's stdout/stderr; keeps the first `keep` bytes, counts the rest."""
 
-    def __init__(self, fd: int, keep: int):
+    def __init__(self, fd: int, keep: int, flood: int | None = None):
         super().__init__(name="dlgrade-output", daemon=True)
-        self._fd, self._keep = fd, keep
+        self._fd, self._keep, self._flood = fd, keep, flood
         self._lock = threading.Lock()
         self._buf = bytearray()
         self._dropped = 0
         self._wake_r, self._wake_w = os.pipe()
+        # Readable once more than `flood` bytes were printed since the last take: draining
+        # hundreds of MB per call would stall grading, so the caller kills the worker instead.
+        self.flood_r, self._flood_w = os.pipe()
         self._eof = threading.Event()
 
     def run(self) -> None:
@@ -373,6 +377,9 @@ class _OutputDrain(threading.Thread):
                     room = max(0, self._keep - len(self._buf))
                     self._buf += data[:room]
                     self._dropped += max(0, len(data) - room)
+                    if self._flood and self._dropped > self._flood:
+                        os.write(self._flood_w, b"x")
+                        return
         finally:
             with self._lock:
                 self._eof.set()
@@ -411,11 +418,17 @@ class _OutputDrain(threading.Thread):
             pass
         self.join(timeout=5)
         os.close(self._wake_w)
+        os.close(self.flood_r)
+        os.close(self._flood_w)
 
 
 # --- one running worker process -------------------------------------------------------
 
 class _Died(Exception):
+    pass
+
+
+class _Flooded(Exception):
     pass
 
 
@@ -440,6 +453,7 @@ class _Process:
                 raise TimeoutError
             poller = select.poll()
             poller.register(self.resp_r, select.POLLIN)
+            poller.register(self.drain.flood_r, select.POLLIN)
             if self.exit_fd is not None:
                 poller.register(self.exit_fd, select.POLLIN)
                 wait_ms = int(remaining * 1000) + 1
@@ -448,6 +462,8 @@ class _Process:
             ready = {fd for fd, _ in poller.poll(wait_ms)}
             if self.resp_r in ready:
                 return
+            if self.drain.flood_r in ready:
+                raise _Flooded
             if (self.exit_fd is not None and self.exit_fd in ready) or \
                     (self.exit_fd is None and self.popen.poll() is not None):
                 raise _Died
@@ -621,6 +637,9 @@ class Worker:
                     "(an infinite loop at module level?)") if importing else (
                 f"{function} did not return within {lim.timeout:g} s (an infinite loop?)")
             return self._fail(proc, "timeout", what, started)
+        except _Flooded:
+            return self._fail(proc, "output", f"the code printed more than {format_bytes(lim.output_flood)} "
+                                              f"{where} (printing inside a loop?); the worker was stopped", started)
         except (_Died, EOFError, BrokenPipeError):
             return self._fail(proc, "crashed", self._death_message(proc, where), started)
         except TooLargeError as e:
@@ -790,7 +809,7 @@ class Worker:
         os.set_blocking(req_w, False)
         os.set_blocking(resp_r, False)
         os.set_blocking(out_r, False)
-        drain = _OutputDrain(out_r, lim.output_bytes)
+        drain = _OutputDrain(out_r, lim.output_bytes, lim.output_flood)
         drain.start()
         deadline = time.monotonic() + lim.start_timeout
         init_fd = init_pid = None

@@ -5,12 +5,13 @@ Only plain data crosses (see protocol.py); any failure of the student's code bec
 """
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from autograder.feedback import describe_call
 
 # Failures after which calling again in the same test only burns time (the worker restarts).
-FATAL_KINDS = {"timeout", "crashed", "memory", "protocol"}
+FATAL_KINDS = {"timeout", "crashed", "memory", "protocol", "output"}
 # Failures that say the code is missing rather than wrong.
 ABSENT_KINDS = {"not_submitted", "not_implemented", "missing_function", "import_error"}
 
@@ -52,8 +53,10 @@ class StudentModule:
 class Student:
     """One submission, reached only through a Worker (sandbox.Worker or anything with `.call`)."""
 
-    def __init__(self, worker: Any):
+    def __init__(self, worker: Any, test_budget: float | None = None):
         self.worker = worker
+        self.test_budget = test_budget  # seconds of student code per test, all calls together
+        self._spent = 0.0
         self._fatal: StudentError | None = None
         self.calls = 0
         self.last_warnings: list[str] = []  # warnings the last call emitted (e.g. overflow in exp)
@@ -64,8 +67,9 @@ class Student:
         return StudentModule(self, module)
 
     def new_test(self) -> None:
-        """Forget the previous test's fatal failure (each test gets a fresh chance)."""
+        """Forget the previous test's fatal failure and time (each test gets a fresh chance)."""
         self._fatal = None
+        self._spent = 0.0
 
     def call(self, module: str, function: str, args: tuple, kwargs: dict) -> Any:
         if self._fatal is not None:
@@ -73,7 +77,17 @@ class Student:
             # retry would cost another timeout, so the first such failure stands for the test.
             raise self._fatal
         self.calls += 1
+        started = time.monotonic()
         result = self.worker.call(module, function, *args, **kwargs)
+        self._spent += time.monotonic() - started
+        if self.test_budget is not None and self._spent > self.test_budget:
+            self._fatal = StudentError(
+                f"your code used more than {self.test_budget:g} s in this test ({self.calls} calls so far, "
+                f"the last one {describe_call(function, args, kwargs)}); it is too slow: "
+                "vectorise with numpy instead of Python loops over elements",
+                "slow",
+            )
+            raise self._fatal
         self.last_warnings = list(getattr(result, "warnings", []) or [])
         if result.ok and not result.mutated:
             return result.value

@@ -698,7 +698,7 @@ def test_background_daemon_dies_with_the_sandbox(tmp_path):
 @needs_bwrap
 def test_printing_200_mb_is_capped(tmp_path, submission):
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    with Worker(submission, Limits(timeout=30), sandbox="bwrap") as w:
+    with Worker(submission, Limits(timeout=30, output_flood=None), sandbox="bwrap") as w:
         r = w.call("hostile", "print_200mb")
         assert r.ok and r.value == "done printing"
         assert len(r.stdout) < 64 * 1024 + 200
@@ -707,6 +707,16 @@ def test_printing_200_mb_is_capped(tmp_path, submission):
         assert w.call("good", "noisy").stdout == "hello from the student\n"
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     assert after - before < 100 * 2**20  # 200 MB of output never sat in the grader's memory
+
+
+@needs_bwrap
+def test_a_flood_of_output_stops_the_call(submission):
+    with Worker(submission, Limits(timeout=30), sandbox="bwrap") as w:
+        r = w.call("hostile", "print_200mb")
+        assert not r.ok and r.kind == "output"
+        assert "printed more than 16 MiB while running print_200mb" in r.message
+        assert r.stdout.startswith("y" * 1000)
+        assert w.call("good", "add", 1, 2).value == 3
 
 
 @needs_bwrap
