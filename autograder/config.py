@@ -19,6 +19,8 @@ class ConfigError(ValueError):
 def _key(description: str, default: Any, **kw: Any) -> Any:
     if isinstance(default, type) or default is dict:
         return field(default_factory=default, metadata={"description": description, **kw})
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata={"description": description, "example": default, **kw})
     return field(default=default, metadata={"description": description, **kw})
 
 
@@ -60,6 +62,23 @@ class Grading:
 
 
 @dataclass(frozen=True)
+class Cnn:
+    """The Fashion-MNIST CNN task: training budget, caps and accuracy thresholds."""
+
+    budget_cpu_s: float = _key("training time the student's `train` gets on a CPU-only machine, seconds", 300.0)
+    budget_gpu_s: float = _key("training time the student's `train` gets when a GPU is used, seconds", 120.0)
+    train_limit: int = _key("use only the first N training images (0: all 60000; tests use a few thousand)", 0)
+    test_limit: int = _key("evaluate on the first N test images (0: all 10000)", 0)
+    max_params: int = _key("largest number of trainable + non-trainable parameters accepted", 1_000_000)
+    memory_mb: int = _key("address-space limit of the training worker, MiB (0: none; TensorFlow reserves a lot)", 0)
+    max_processes: int = _key("process/thread limit of the training worker (TensorFlow starts many threads)", 512)
+    accuracy_thresholds: list = _key(
+        "test accuracies at which the accuracy test earns 0, ..., full credit in equal steps; linear in between",
+        [0.70, 0.85, 0.91],
+    )
+
+
+@dataclass(frozen=True)
 class Exercise:
     """One exercise's points and per-test weights."""
 
@@ -75,6 +94,7 @@ class Course:
     tolerances: Tolerances = _key("numerical tolerances", Tolerances)
     limits: Limits = _key("sandbox limits", Limits)
     grading: Grading = _key("grading settings", Grading)
+    cnn: Cnn = _key("the CNN task", Cnn)
     exercises: dict = _key("exercise name -> Exercise", dict)
 
     def exercise(self, name: str) -> Exercise:
@@ -101,13 +121,19 @@ def _build(cls: type, data: Any, where: str) -> Any:
 
 
 def _coerce(f: dataclasses.Field, value: Any, where: str) -> Any:
-    default = f.default
+    default = f.metadata.get("example", f.default)
     choices = f.metadata.get("choices")
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
     if isinstance(default, float) and number or isinstance(default, int) and isinstance(value, int) and number:
         if value < 0:
             raise ConfigError(f"{where} = {value!r}: must not be negative ({f.metadata['description']})")
         return type(default)(value)
+    if isinstance(default, list):
+        if not isinstance(value, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+            raise ConfigError(f"{where} = {value!r}: expected a list of numbers ({f.metadata['description']})")
+        if value != sorted(value) or len(value) < 2:
+            raise ConfigError(f"{where} = {value!r}: expected at least two numbers in increasing order")
+        return [float(v) for v in value]
     if isinstance(default, str) and isinstance(value, str):
         if choices and value not in choices:
             raise ConfigError(f"{where} = {value!r}: must be one of {', '.join(choices)}")
@@ -124,6 +150,7 @@ def parse(data: dict, where: str = "course.toml") -> Course:
         "tolerances": Tolerances,
         "limits": Limits,
         "grading": Grading,
+        "cnn": Cnn,
     }
     built: dict[str, Any] = {k: _build(cls, data.pop(k, {}), f"{where}: [{k}]") for k, cls in sections.items()}
     exercises = {}

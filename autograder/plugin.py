@@ -69,16 +69,27 @@ def tol(course: course_config.Course) -> course_config.Tolerances:
 
 
 @pytest.fixture(scope="session")
-def student(request: pytest.FixtureRequest, course: course_config.Course):
+def submission(request: pytest.FixtureRequest) -> Path:
+    """The folder of the student's files (never imported here: only workers read it)."""
+    path = _setting(request.config, "--submission", "DLGRADE_SUBMISSION")
+    if not path:
+        raise pytest.UsageError("no submission: pass --submission DIR or set DLGRADE_SUBMISSION")
+    return Path(path)
+
+
+@pytest.fixture(scope="session")
+def sandbox_mode(request: pytest.FixtureRequest) -> str:
+    """'auto', 'bwrap' or 'none'."""
+    return _setting(request.config, "--sandbox", "DLGRADE_SANDBOX", "auto")
+
+
+@pytest.fixture(scope="session")
+def student(request: pytest.FixtureRequest, course: course_config.Course, submission: Path, sandbox_mode: str):
     """The submission under test, reached only through the sandboxed worker."""
     from autograder.sandbox import Worker
 
     cfg = request.config
-    submission = _setting(cfg, "--submission", "DLGRADE_SUBMISSION")
-    if not submission:
-        raise pytest.UsageError("no submission: pass --submission DIR or set DLGRADE_SUBMISSION")
-    sandbox = _setting(cfg, "--sandbox", "DLGRADE_SANDBOX", "auto")
-    with Worker(Path(submission), limits=worker_limits(course.limits), sandbox=sandbox) as worker:
+    with Worker(submission, limits=worker_limits(course.limits), sandbox=sandbox_mode) as worker:
         proxy = Student(worker, test_budget=course.limits.test_timeout_s)
         cfg.stash[_state]["student"] = proxy
         yield proxy
@@ -177,6 +188,8 @@ class _Reporter:
         )
         if report.failed and call.excinfo is not None:
             result.details, result.hint, result.grader_error = explain(call.excinfo)
+        # Data for reports (e.g. the CNN's confusion matrix), from pytest's record_property.
+        result.data = {k: v for k, v in item.user_properties}
         self.cfg.stash[_state]["tests"].append(result)
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:

@@ -22,6 +22,7 @@ class TestResult:
     details: str = ""  # what was called, smallest failing input, expected vs got
     hint: str = ""  # a known mistake the output matches
     grader_error: bool = False  # the suite itself broke: not the student's fault
+    data: dict = field(default_factory=dict)  # JSON data for reports (record_property in a suite)
 
     def student_output(self) -> str:
         """What a student may see: nothing but pass/fail for hidden tests."""
@@ -43,6 +44,7 @@ class TestResult:
                 "details": self.details,
                 "hint": self.hint,
                 "grader_error": self.grader_error,
+                "data": self.data,
             },
         }
 
@@ -60,6 +62,7 @@ class TestResult:
             details=extra.get("details", ""),
             hint=extra.get("hint", ""),
             grader_error=extra.get("grader_error", False),
+            data=extra.get("data", {}),
         )
 
 
