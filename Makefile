@@ -19,10 +19,13 @@ demo: install
 	$(VENV)/bin/dlgrade demo
 
 test: install
+	$(PY) -m autograder release --check
 	$(PY) -m pytest -q
 
 bench: install
 	$(PY) benchmarks/conv.py
+	$(PY) benchmarks/check.py
+	$(PY) benchmarks/cnn.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
