@@ -52,7 +52,7 @@ def array_like(got: Any, like: np.ndarray, call: str) -> np.ndarray:
     return got.astype(np.float64)
 
 
-def check(condition: bool, message: str) -> None:
-    """A property check: fail with `message` (written for the student) when `condition` is false."""
+def check(condition: bool, message: str, hint: str = "") -> None:
+    """A property check: fail with `message` (written for the student), and a hint, when `condition` is false."""
     if not condition:
-        raise Mismatch(message)
+        raise Mismatch(message, hint)

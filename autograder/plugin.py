@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 from autograder import config as course_config
 from autograder.feedback import GraderError, Mismatch
@@ -51,6 +51,9 @@ def pytest_configure(config: pytest.Config) -> None:
         suppress_health_check=list(HealthCheck),
         print_blob=False,
         report_multiple_bugs=False,  # one clear failure per test, not an exception group
+        # The explain phase replays hundreds of variants of every failing example to annotate
+        # it: seconds per failed test, for a note students don't see.
+        phases=[p for p in Phase if p is not Phase.explain],
     )
     settings.load_profile("grading")
     config.pluginmanager.register(_Reporter(config), "dlgrade-reporter")
@@ -89,10 +92,17 @@ def student(request: pytest.FixtureRequest, course: course_config.Course, submis
     from autograder.sandbox import Worker
 
     cfg = request.config
-    with Worker(submission, limits=worker_limits(course.limits), sandbox=sandbox_mode) as worker:
+    uid = worker_uid()
+    with Worker(submission, limits=worker_limits(course.limits), sandbox=sandbox_mode, uid=uid) as worker:
         proxy = Student(worker, test_budget=course.limits.test_timeout_s)
         cfg.stash[_state]["student"] = proxy
         yield proxy
+
+
+def worker_uid() -> int:
+    """The uid sandboxed workers drop to: $DLGRADE_WORKER_UID (distinct per parallel grading slot), else nobody."""
+    value = os.environ.get("DLGRADE_WORKER_UID", "")
+    return int(value) if value.isdigit() and 0 < int(value) < 2**31 else 65534
 
 
 def worker_limits(limits: course_config.Limits):
