@@ -190,7 +190,7 @@ class _Reporter:
         marker = item.get_closest_marker("weight")
         result = TestResult(
             exercise=exercise_of(item),
-            test_id=f"{exercise_of(item)}::{item.name}",
+            test_id=f"{exercise_of(item)}::{'hidden' if is_hidden(item) else 'public'}::{item.name}",
             name=f"{exercise_of(item)}: {title_of(item)}",
             hidden=is_hidden(item),
             passed=report.passed,
@@ -221,7 +221,7 @@ class _Reporter:
 def score(tests: list[TestResult], course: course_config.Course) -> list[TestResult]:
     """Share each exercise's points among its tests by weight (course.toml overrides markers)."""
     for t in tests:
-        t.max_score = course.weight(t.exercise, t.test_id.split("::", 1)[1].split("[")[0], t.max_score)
+        t.max_score = course.weight(t.exercise, t.test_id.rsplit("::", 1)[1].split("[")[0], t.max_score)
     totals: dict[str, float] = {}
     for t in tests:
         totals[t.exercise] = totals.get(t.exercise, 0.0) + t.max_score
