@@ -3,7 +3,8 @@
 Each `### BEGIN SOLUTION` ... `### END SOLUTION` region (nbgrader's markers,
 alone on their lines) becomes one line, at the marker's indentation:
 `raise NotImplementedError("<function>: not implemented yet")`. Everything
-outside the regions is kept byte for byte.
+outside the regions is kept byte for byte. Lab notebooks (solutions/*.ipynb)
+are released alongside, by autograder.notebooks.
 """
 from __future__ import annotations
 
@@ -93,7 +94,7 @@ def release(solutions_dir, exercises_dir) -> list[Path]:
         if not path.is_file() or path.read_bytes() != data:
             path.write_bytes(data)
         written.append(path)
-    for path in sorted(exercises_dir.glob("*.py")):
+    for path in _released_files(exercises_dir):
         if path.name not in stubs:
             path.unlink()
     return written
@@ -261,22 +262,34 @@ def _solution_files(solutions_dir: Path) -> list[Path]:
 
 
 def _render_all(solutions_dir: Path) -> dict[str, str]:
-    """Stub name -> stub text for every solution file; ReleaseError listing every broken file."""
+    """Stub name -> stub text for every solution file and lab notebook; ReleaseError listing every broken file."""
     stubs, errors = {}, []
     for path in _solution_files(solutions_dir):
         try:
             stubs[path.name] = strip_solutions(path.read_bytes().decode("utf-8"), _show(path))
         except ReleaseError as exc:
             errors.append(str(exc))
+    from autograder import notebooks  # here, not at the top: it imports this module
+
+    for path in notebooks.source_notebooks(solutions_dir):
+        try:
+            stubs[path.name] = notebooks.student_notebook(path.read_bytes().decode("utf-8"), _show(path))
+        except (ReleaseError, UnicodeDecodeError) as exc:
+            errors.append(str(exc) if isinstance(exc, ReleaseError) else f"{_show(path)}: not UTF-8 ({exc})")
     if errors:
         raise ReleaseError("\n".join(errors))
     return stubs
 
 
+def _released_files(exercises_dir: Path) -> list[Path]:
+    """The files release owns in exercises_dir: the stubs (*.py) and the student notebooks (*.ipynb)."""
+    return sorted(p for pattern in ("*.py", "*.ipynb") for p in exercises_dir.glob(pattern))
+
+
 def _out_of_sync(solutions_dir: Path, exercises_dir: Path) -> dict[str, str]:
     """Stub name -> "differs" / "missing" / "extra" for every stub not as release would write it."""
     stubs = _render_all(solutions_dir)
-    present = {p.name for p in exercises_dir.glob("*.py")} if exercises_dir.is_dir() else set()
+    present = {p.name for p in _released_files(exercises_dir)} if exercises_dir.is_dir() else set()
     problems = {name: "extra (no solution file)" for name in present - set(stubs)}
     for name, text in stubs.items():
         path = exercises_dir / name
