@@ -155,7 +155,10 @@ def test_messages_are_clear(graded):
         return "\n".join(t["extra_data"]["details"] for t in results[student]["tests"] if t["tags"][0] == "activations")
 
     assert "not implemented yet" in details("conftest")
-    assert "did not return within" in details("loop_at_import") or "timed out" in details("loop_at_import")
+    assert "did not finish importing within 3 s" in details("loop_at_import")
+    assert "did not return within 3 s" in details("sigterm_loop")
+    assert "printed more than" in details("chatty")
+    assert "ran out of memory" in details("memory_hog") or "MemoryError" in details("memory_hog")
     assert "SyntaxError" in details("syntax_error")
     assert "could not be imported" in details("binary_garbage") or "SyntaxError" in details("binary_garbage")
     assert "modified its argument" in details("mutates")
