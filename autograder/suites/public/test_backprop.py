@@ -1,0 +1,199 @@
+"""Public checks for backprop.py: fixed vectors, init properties, and gradients against your own loss."""
+import numpy as np
+import pytest
+
+from autograder.expect import array_like, call_text, check
+from autograder.feedback import abbrev
+from autograder.numgrad import numerical_grad, numerical_vjp
+from autograder.strategies import one_hot
+from autograder.vectors import case, check_recorded, recorded
+
+ACTIVATIONS = ("relu", "tanh", "sigmoid")
+GAP = 0.05  # smallest |pre-activation| allowed in gradient checks: far from relu's kink at 0 (h = 1e-6)
+
+
+def network(seed, sizes, n=4, scale=0.8):
+    """(params, x (n, D), y one-hot (n, K)) of an MLP with layer sizes `sizes`, seeded."""
+    rng = np.random.default_rng(seed)
+    params = {}
+    for i in range(1, len(sizes)):
+        params[f"W{i}"] = rng.normal(0.0, scale, size=(sizes[i - 1], sizes[i]))
+        params[f"b{i}"] = rng.normal(0.0, 0.5, size=sizes[i])  # nonzero: bias mistakes must show
+    x = rng.normal(size=(n, sizes[0]))
+    y = one_hot(rng.integers(0, sizes[-1], size=n), sizes[-1])
+    return params, x, y
+
+
+def pre_activations(params, x, g):
+    """Every hidden layer's z = a @ W + b (numpy, as the contract defines the forward pass)."""
+    L = sum(1 for k in params if k.startswith("W"))
+    a, zs = x, []
+    for i in range(1, L):
+        z = a @ params[f"W{i}"] + params[f"b{i}"]
+        zs.append(z)
+        a = g(z)
+    return zs
+
+
+G = {"relu": lambda z: np.maximum(z, 0.0), "tanh": np.tanh, "sigmoid": lambda z: 1.0 / (1.0 + np.exp(-z))}
+
+_rng = np.random.default_rng(7)
+X = _rng.normal(size=(4, 3))
+W = _rng.normal(size=(3, 2))
+B = _rng.normal(size=2)
+DOUT = _rng.normal(size=(4, 2))
+W_SQUARE = _rng.normal(size=(3, 3))  # D == M: a transposed dW or dx = dout @ W gives a wrong value, not a crash
+DOUT_SQUARE = _rng.normal(size=(4, 3))
+NET, NET_X, NET_Y = network(11, [3, 5, 4, 3])
+# relu'(0): a sample of zeros with zero biases puts every hidden pre-activation of that row exactly at 0.
+ZERO_NET = {k: (np.zeros_like(v) if k.startswith("b") else v) for k, v in NET.items()}
+ZERO_X = np.vstack([NET_X[:3], np.zeros((1, 3))])
+# Logits near 1000: exp overflows unless the row max is subtracted.
+BIG_NET = {**NET, "W3": NET["W3"] * 400.0}
+
+CASES = [
+    case("dense_forward", "dense_forward", X, W, B),
+    case("dense_forward-one-sample", "dense_forward", X[:1], W, B),
+    case("dense_backward", "dense_backward", DOUT, X, W),
+    case("dense_backward-square-W", "dense_backward", DOUT_SQUARE, X, W_SQUARE),
+    case("init_params", "init_params", [3, 4, 2], sigma=0.1, seed=0),
+    *(case(f"mlp_forward-{g}", "mlp_forward", NET, NET_X, activation=g) for g in ACTIVATIONS),
+    *(case(f"mlp_loss_and_grads-{g}", "mlp_loss_and_grads", NET, NET_X, NET_Y, activation=g) for g in ACTIVATIONS),
+    case("mlp_loss_and_grads-relu-at-0", "mlp_loss_and_grads", ZERO_NET, ZERO_X, NET_Y, activation="relu"),
+    case("mlp_loss_and_grads-large-logits", "mlp_loss_and_grads", BIG_NET, NET_X, NET_Y, activation="tanh"),
+]
+
+
+def weighted(cases):
+    """init_params' exact values depend on the draw order: weighted lower than its properties."""
+    return [pytest.param(c, marks=pytest.mark.weight(0.5)) if c.function == "init_params" else c for c in cases]
+
+
+@pytest.mark.parametrize("c", weighted(recorded("backprop")), ids=str)
+def test_recorded(student, tol, c):
+    """gives the expected output on a fixed input"""
+    check_recorded(student, "backprop", c, tol)
+
+
+def loss_and_grads(got, params, call):
+    """The student's (loss, grads) as (float, dict of float64 arrays shaped like params), or a clear failure."""
+    check(isinstance(got, (tuple, list)) and len(got) == 2,
+          f"{call} returned {abbrev(got, 4)}; expected a tuple (loss, grads)")
+    loss, grads = got
+    if isinstance(loss, np.ndarray) and loss.size == 1:
+        loss = loss.reshape(()).item()
+    check(isinstance(loss, (int, float, np.number)) and not isinstance(loss, bool),
+          f"{call} returned the loss {abbrev(loss, 4)}; expected a number")
+    check(isinstance(grads, dict) and set(grads) == set(params),
+          f"{call} returned grads {abbrev(grads, 2)}; expected a dict with the keys {sorted(params)}")
+    return float(loss), {k: array_like(grads[k], params[k], f"grads[{k!r}] of {call}") for k in params}
+
+
+@pytest.mark.parametrize("n, d, m", [(1, 3, 2), (4, 2, 3), (3, 3, 3)])
+def test_dense_backward_matches_numerical_vjp(student, tol, n, d, m):
+    """dense_backward agrees with a numerical VJP of your own dense_forward"""
+    rng = np.random.default_rng(100 * n + 10 * d + m)
+    x, w, b, dout = (rng.normal(size=s) for s in ((n, d), (d, m), (m,), (n, m)))
+    fwd = student.backprop.dense_forward
+    out_like = np.zeros((n, m))
+    call = call_text("dense_backward", dout, x, w)
+    got = student.backprop.dense_backward(dout, x, w)
+    check(isinstance(got, (tuple, list)) and len(got) == 3, f"{call} returned {abbrev(got, 4)}; expected (dx, dW, db)")
+    numeric = {
+        "dx": numerical_vjp(lambda v: array_like(fwd(v, w, b), out_like, call_text("dense_forward", v, w, b)), x, dout),
+        "dW": numerical_vjp(lambda v: array_like(fwd(x, v, b), out_like, call_text("dense_forward", x, v, b)), w, dout),
+        "db": numerical_vjp(lambda v: array_like(fwd(x, w, v), out_like, call_text("dense_forward", x, w, v)), b, dout),
+    }
+    for (name, num), value in zip(numeric.items(), got):
+        mine = array_like(value, num, f"{name} of {call}")
+        # A gradient entry can be ~0 by cancellation, where a relative error means nothing: an absolute
+        # floor of 1e-7 sits well above central-difference noise (~1e-9 here) and far below any real mistake.
+        check(np.allclose(mine, num, rtol=tol.grad_rel_error, atol=1e-7),
+              f"{name} of {call} disagrees with the numerical VJP of your dense_forward: largest difference "
+              f"{np.max(np.abs(mine - num)):.3g}")
+
+
+@pytest.mark.weight(2)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_mlp_grads_match_numerical_grads(student, tol, activation):
+    """mlp_loss_and_grads' gradients agree with numerical gradients of your own loss"""
+    params, x, y = network(5, [3, 4, 3, 3], n=5)
+    if activation == "relu":  # the inputs are fixed: this guards the grader's choice of seed, off relu's kink
+        assert min(np.min(np.abs(z)) for z in pre_activations(params, x, G[activation])) > GAP
+    fn = student.backprop.mlp_loss_and_grads
+    call = call_text("mlp_loss_and_grads", params, x, y, activation=activation)
+    _, grads = loss_and_grads(fn(params, x, y, activation=activation), params, call)
+
+    def loss(p):
+        return loss_and_grads(fn(p, x, y, activation=activation), params, call)[0]
+
+    for k in params:
+        num = numerical_grad(lambda v: loss({**params, k: v}), params[k])
+        # Entries near 0 (saturated units) make relative errors meaningless: rtol plus a 1e-7 floor,
+        # above the ~1e-10 noise of central differences on a loss of order 1.
+        check(np.allclose(grads[k], num, rtol=tol.grad_rel_error, atol=1e-7),
+              f"grads[{k!r}] of {call} disagrees with the numerical gradient of your loss: largest difference "
+              f"{np.max(np.abs(grads[k] - num)):.3g} (yours {abbrev(grads[k], 6)}, numerical {abbrev(num, 6)})")
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_loss_matches_your_forward(student, tol, activation):
+    """the loss is the mean softmax cross-entropy of your mlp_forward's logits"""
+    params, x, y = network(3, [4, 5, 3], n=6)
+    call = call_text("mlp_forward", params, x, activation=activation)
+    logits = array_like(student.backprop.mlp_forward(params, x, activation=activation), y, call)
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    expected = float(np.mean(-np.sum(y * (shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))), axis=1)))
+    lcall = call_text("mlp_loss_and_grads", params, x, y, activation=activation)
+    loss, _ = loss_and_grads(student.backprop.mlp_loss_and_grads(params, x, y, activation=activation), params, lcall)
+    check(np.isclose(loss, expected, rtol=tol.rtol, atol=tol.atol),
+          f"{lcall} returned the loss {loss:.10g}, but the mean over N of -sum(y * log_softmax(logits)) of your "
+          f"mlp_forward's logits is {expected:.10g}")
+
+
+def init_dict(got, sizes, call):
+    """The student's init_params result checked for keys W1..WL, b1..bL and their shapes."""
+    keys = [f"{p}{i}" for i in range(1, len(sizes)) for p in "Wb"]
+    check(isinstance(got, dict), f"{call} returned {abbrev(got, 2)}; expected a dict with keys {keys}")
+    check(set(got) == set(keys), f"{call} returned the keys {sorted(got)}; expected {sorted(keys)}")
+    out = {}
+    for i in range(1, len(sizes)):
+        out[f"W{i}"] = array_like(got[f"W{i}"], np.zeros((sizes[i - 1], sizes[i])), f"W{i} of {call}")
+        out[f"b{i}"] = array_like(got[f"b{i}"], np.zeros(sizes[i]), f"b{i} of {call}")
+    return out
+
+
+def test_init_params_shapes_and_zero_biases(student):
+    """init_params has keys W1..WL, b1..bL of the right shapes, with zero biases"""
+    sizes = [4, 3, 5, 2]
+    call = call_text("init_params", sizes, sigma=0.1, seed=1)
+    params = init_dict(student.backprop.init_params(sizes, sigma=0.1, seed=1), sizes, call)
+    for i in range(1, len(sizes)):
+        check(np.all(params[f"b{i}"] == 0), f"b{i} of {call} is not all zeros")
+        check(np.any(params[f"W{i}"] != 0), f"W{i} of {call} is all zeros; it should be random")
+
+
+def test_init_params_std_is_sigma(student):
+    """init_params draws weights with mean 0 and standard deviation sigma"""
+    sizes, sigma = [100, 60, 50], 0.05
+    call = call_text("init_params", sizes, sigma=sigma, seed=3)
+    params = init_dict(student.backprop.init_params(sizes, sigma=sigma, seed=3), sizes, call)
+    for i in range(1, len(sizes)):
+        w = params[f"W{i}"]
+        # 3000+ draws: the sample std is within ~1.3% of sigma (1 standard error); 10% is ~8 standard errors.
+        check(abs(w.std() / sigma - 1) < 0.1, f"W{i} of {call} has standard deviation {w.std():.4g}; expected about "
+              f"sigma = {sigma} (rng.normal takes the standard deviation, not the variance)")
+        check(abs(w.mean()) < 6 * sigma / np.sqrt(w.size), f"W{i} of {call} has mean {w.mean():.4g}; expected about 0")
+
+
+def test_init_params_seeded(student):
+    """init_params: the same seed gives the same parameters, another seed different ones"""
+    sizes = [5, 4, 3]
+    fn = student.backprop.init_params
+    calls = {s: call_text("init_params", sizes, sigma=0.1, seed=s) for s in (0, 1)}
+    first = init_dict(fn(sizes, sigma=0.1, seed=0), sizes, calls[0])
+    again = init_dict(fn(sizes, sigma=0.1, seed=0), sizes, calls[0])
+    other = init_dict(fn(sizes, sigma=0.1, seed=1), sizes, calls[1])
+    check(all(np.array_equal(first[k], again[k]) for k in first),
+          f"two calls of {calls[0]} gave different parameters: use np.random.default_rng(seed), not a global RNG")
+    check(not np.array_equal(first["W1"], other["W1"]), f"seed=0 and seed=1 gave the same W1: use the seed")

@@ -1,0 +1,153 @@
+"""Public checks for optim.py: fixed vectors, update-rule and mini-batch properties, and a training run."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from autograder.expect import array_like, call_text, check
+from autograder.feedback import abbrev
+from autograder.vectors import case, check_recorded, recorded
+
+_rng = np.random.default_rng(3)
+W = _rng.normal(size=(2, 3))
+DW = _rng.normal(size=(2, 3))
+VELOCITY = 0.1 * _rng.normal(size=(2, 3))
+M = 0.1 * _rng.normal(size=(2, 3))
+V = 0.01 * np.abs(_rng.normal(size=(2, 3)))
+ZEROS = np.zeros((2, 3))
+TINY = 1e-8 * np.array([[1.0, -1.0, 2.0], [-0.5, 1.0, 3.0]])  # sqrt(v_hat) ~ eps: where eps's place matters
+
+CASES = [
+    case("sgd_step", "sgd_step", W, DW, 0.1),
+    case("sgd_step-vector", "sgd_step", W[0], DW[0], lr=0.5),
+    case("momentum_step-from-rest", "momentum_step", W, DW, ZEROS, 0.1),
+    case("momentum_step-moving", "momentum_step", W, DW, VELOCITY, 0.05, momentum=0.5),
+    case("adam_step-first", "adam_step", W, DW, ZEROS, ZEROS, 1),
+    case("adam_step-t4", "adam_step", W, DW, M, V, 4, lr=0.01),
+    case("adam_step-tiny-gradients", "adam_step", W, TINY, ZEROS, ZEROS, 1),
+    case("adam_step-hyperparameters", "adam_step", W, DW, M, V, 2, lr=0.05, beta1=0.8, beta2=0.99, eps=1e-4),
+    case("minibatches-10-by-3", "minibatches", 10, 3, seed=0),
+    case("minibatches-8-by-4", "minibatches", 8, 4, seed=1),
+    case("minibatches-5-by-8", "minibatches", 5, 8, seed=2),
+]
+
+
+def weighted(cases):
+    """minibatches' exact order is weighted lower than its properties (permutation, sizes, seeding)."""
+    return [pytest.param(c, marks=pytest.mark.weight(0.5)) if c.function == "minibatches" else c for c in cases]
+
+
+@pytest.mark.parametrize("c", weighted(recorded("optim")), ids=str)
+def test_recorded(student, tol, c):
+    """gives the expected output on a fixed input"""
+    check_recorded(student, "optim", c, tol)
+
+
+def pair(got, like, call, names):
+    """A student's 2- or 3-tuple of arrays shaped like `like`, checked."""
+    check(isinstance(got, (tuple, list)) and len(got) == len(names),
+          f"{call} returned {abbrev(got, 4)}; expected a tuple ({', '.join(names)})")
+    return [array_like(g, like, f"{name} of {call}") for g, name in zip(got, names)]
+
+
+shapes = hnp.array_shapes(min_dims=1, max_dims=2, max_side=4)
+seeds = st.integers(0, 2**16)
+
+
+@given(shape=shapes, seed=seeds, lr=st.sampled_from([1e-3, 0.05, 0.5]), momentum=st.sampled_from([0.0, 0.5, 0.9]))
+def test_momentum_moves_by_the_new_velocity(student, tol, shape, seed, lr, momentum):
+    """momentum_step moves w by exactly the velocity it returns"""
+    rng = np.random.default_rng(seed)
+    w, dw, velocity = rng.normal(0.0, 3.0, size=shape), rng.normal(0.0, 3.0, size=shape), rng.normal(size=shape)
+    call = call_text("momentum_step", w, dw, velocity, lr, momentum=momentum)
+    new_w, new_v = pair(student.optim.momentum_step(w, dw, velocity, lr, momentum=momentum), w, call, ("w", "velocity"))
+    check(np.allclose(new_w - w, new_v, rtol=tol.rtol, atol=1e-9),
+          f"{call}: the new w minus the old w should be the returned velocity (w = w + velocity)")
+    check(np.allclose(new_v, momentum * velocity - lr * dw, rtol=tol.rtol, atol=1e-9),
+          f"{call}: the velocity should be momentum * velocity - lr * dw (Keras' convention)")
+
+
+@given(shape=shapes, seed=seeds, lr=st.sampled_from([1e-4, 1e-3, 0.1]))
+def test_adam_first_step_is_lr_times_sign(student, tol, shape, seed, lr):
+    """Adam's first step moves each weight by about lr, against its gradient"""
+    rng = np.random.default_rng(seed)
+    w = rng.normal(0.0, 3.0, size=shape)
+    dw = rng.choice([-1.0, 1.0], size=shape) * rng.uniform(1e-3, 10.0, size=shape)
+    zeros = np.zeros(shape)
+    call = call_text("adam_step", w, dw, zeros, zeros, 1, lr=lr)
+    new_w, _, _ = pair(student.optim.adam_step(w, dw, zeros, zeros, 1, lr=lr), w, call, ("w", "m", "v"))
+    # At t = 1 the bias-corrected m_hat = dw and v_hat = dw**2, so the step is lr * dw / (|dw| + eps):
+    # lr * sign(dw) up to eps / |dw| <= 1e-4.
+    check(np.allclose(w - new_w, lr * np.sign(dw), rtol=2e-4, atol=1e-12),
+          f"{call} moved w by {abbrev(w - new_w, 6)}; the first Adam step should be about lr * sign(dw) = "
+          f"{abbrev(lr * np.sign(dw), 6)} (did you bias-correct m and v?)")
+
+
+def batches(got, call):
+    """The student's minibatches as a list of 1-D integer arrays, or a clear failure."""
+    check(isinstance(got, (list, tuple)), f"{call} returned {abbrev(got, 4)}; expected a list of index arrays")
+    for i, b in enumerate(got):
+        check(isinstance(b, np.ndarray) and b.ndim == 1 and b.dtype.kind in "iu",
+              f"batch {i} of {call} is {abbrev(b, 4)}; expected a 1-D integer numpy array")
+    return list(got)
+
+
+@given(n=st.integers(1, 60), batch_size=st.integers(1, 70), seed=st.integers(0, 2**16))
+@settings(max_examples=15)
+def test_minibatches_cut_a_permutation(student, n, batch_size, seed):
+    """minibatches: a permutation of range(n) in batches of batch_size, the last one shorter, reproducible"""
+    call = call_text("minibatches", n, batch_size, seed=seed)
+    got = batches(student.optim.minibatches(n, batch_size, seed=seed), call)
+    sizes = [len(b) for b in got]
+    expected = [batch_size] * (n // batch_size) + ([n % batch_size] if n % batch_size else [])
+    check(sizes == expected, f"{call} gave batches of sizes {sizes}; expected {expected}")
+    check(np.array_equal(np.sort(np.concatenate(got)), np.arange(n)),
+          f"{call}: together the batches should hold every index 0..{n - 1} exactly once")
+    again = batches(student.optim.minibatches(n, batch_size, seed=seed), call)
+    check(len(again) == len(got) and all(np.array_equal(a, b) for a, b in zip(got, again)),
+          f"two calls of {call} gave different batches: use np.random.default_rng(seed), not a global RNG")
+
+
+def test_minibatches_depend_on_the_seed(student):
+    """minibatches: different seeds give different orders"""
+    orders = []
+    for seed in (0, 1):
+        call = call_text("minibatches", 20, 5, seed=seed)
+        orders.append(np.concatenate(batches(student.optim.minibatches(20, 5, seed=seed), call)))
+    check(not np.array_equal(orders[0], orders[1]), "minibatches(20, 5) gave the same order for seed=0 and seed=1")
+    check(not np.array_equal(orders[0], np.arange(20)), "minibatches(20, 5, seed=0) did not shuffle the indices")
+
+
+CENTERS = np.array([[0.0, 3.0], [-2.6, -1.5], [2.6, -1.5]])
+
+
+def blobs(n, seed, d=5):
+    """3 Gaussian blobs (unit variance) in the first 2 of d features; integer labels (n,)."""
+    rng = np.random.default_rng(seed)
+    y = rng.permutation(np.arange(n) % 3)
+    x = rng.normal(size=(n, d))
+    x[:, :2] += CENTERS[y]
+    return x, y
+
+
+def trained(got, d, hidden, k, call):
+    """The params train_mlp returned, checked for keys and shapes."""
+    shapes = {"W1": (d, hidden), "b1": (hidden,), "W2": (hidden, k), "b2": (k,)}
+    check(isinstance(got, dict) and set(got) == set(shapes),
+          f"{call} returned {abbrev(got, 2)}; expected a dict with the keys {sorted(shapes)}")
+    return {key: array_like(got[key], np.zeros(s), f"{key} of {call}") for key, s in shapes.items()}
+
+
+@pytest.mark.weight(2)
+def test_train_mlp_learns(student, course):
+    """train_mlp (adam, default settings) reaches the required accuracy on held-out data"""
+    x, y = blobs(300, seed=1)
+    x_test, y_test = blobs(300, seed=2)
+    call = call_text("train_mlp", x, y)
+    params = trained(student.optim.train_mlp(x, y), 5, 64, 3, call)
+    check(all(np.all(np.isfinite(p)) for p in params.values()), f"{call} returned parameters with nan or inf")
+    logits = np.maximum(x_test @ params["W1"] + params["b1"], 0.0) @ params["W2"] + params["b2"]
+    accuracy = float(np.mean(np.argmax(logits, axis=1) == y_test))
+    need = course.grading.mlp_min_accuracy
+    check(accuracy >= need, f"{call}: held-out accuracy {accuracy:.3f}; at least {need:.2f} required")
