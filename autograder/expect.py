@@ -23,7 +23,7 @@ def assert_close(
     message = f"{subject} {diff}\n  expected: {abbrev(expected)}\n  got:      {abbrev(got)}"
     if warned:
         message += "\n  your code warned: " + "; ".join(warned[:3])
-    raise Mismatch(message, matching_hint(got, hints, tol))
+    raise Mismatch(message, lambda: matching_hint(got, hints, tol))
 
 
 def matching_hint(got: Any, hints: Hints, tol: Tolerances) -> str:

@@ -1,7 +1,7 @@
 """Readable failure messages: what was called, expected vs got (abbreviated), the largest error and where."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -13,12 +13,22 @@ class GraderError(Exception):
 
 
 class Mismatch(AssertionError):
-    """The student's answer differs from what was expected; `hint` names a known mistake it matches."""
+    """The student's answer differs from what was expected; `hint` names a known mistake it matches.
 
-    def __init__(self, message: str, hint: str = ""):
-        super().__init__(message + (f"\nHint: {hint}" if hint else ""))
+    The hint may be given as a function: it then runs only for the failure that is reported,
+    not for each of the many examples hypothesis tries while shrinking.
+    """
+
+    def __init__(self, message: str, hint: "str | Callable[[], str]" = ""):
+        super().__init__(message)
         self.message = message
-        self.hint = hint
+        self._hint = hint
+
+    @property
+    def hint(self) -> str:
+        if callable(self._hint):
+            self._hint = self._hint() or ""
+        return self._hint
 
 
 def abbrev(value: Any, limit: int = MAX_ELEMENTS) -> str:
