@@ -10,7 +10,7 @@ PACKAGE = ROOT / "autograder"
 # The grader modules `dlgrade check` needs. Deliberately a list, not a glob: a new module that
 # imports the reference (differential, mistakes, record, ...) must never ship by accident.
 CHECK_MODULES = (
-    "__init__.py", "__main__.py", "cli.py", "check.py", "config.py", "contract.py", "expect.py",
+    "__init__.py", "__main__.py", "cli.py", "check.py", "cnn_driver.py", "cnn_sandbox.py", "config.py", "contract.py", "expect.py",
     "feedback.py", "numgrad.py", "plugin.py", "protocol.py", "results.py", "runner.py", "sandbox.py",
     "strategies.py", "student.py", "vectors.py", "worker.py",
 )  # fmt: skip

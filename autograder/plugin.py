@@ -212,10 +212,17 @@ class _Reporter:
                 {
                     "tests": [t.to_dict() for t in tests],
                     "seconds": round(time.monotonic() - self.started, 3),
-                    "sandboxed": bool(state["student"] and state["student"].worker.sandboxed),
+                    "sandboxed": sandboxed(_setting(self.cfg, "--sandbox", "DLGRADE_SANDBOX", "auto")),
                     "exitstatus": int(exitstatus),
                 },
             )
+
+
+def sandboxed(mode: str) -> bool:
+    """Whether workers of this run are sandboxed (every worker fixture resolves the mode the same way)."""
+    from autograder.sandbox import bwrap_available
+
+    return mode == "bwrap" or (mode == "auto" and bwrap_available())
 
 
 def score(tests: list[TestResult], course: course_config.Course) -> list[TestResult]:

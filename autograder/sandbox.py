@@ -46,6 +46,16 @@ the rlimits, a cleared environment, a temporary cwd): no isolation at all
 kill the grader and leave daemons behind). It exists for students' laptops
 without bwrap; callers print a notice or refuse (see `Worker.sandboxed`).
 
+Extra permissions a caller may give one Worker (the CNN's, see cnn_sandbox.py),
+none of them given by default: grader `drivers` shipped beside worker.py; a
+caller's `output_dir` bound read-write at /out (on the caller's disk: its
+files are capped by `file_size` each, not in number; the caller reads them
+back only once the sandbox is dead, and must treat them as hostile: links,
+fifos, anything); `devices` bound into /dev (the NVIDIA device files, which
+expose the GPU driver's ioctl surface to student code); `env` changes (no
+thread caps, KERAS_BACKEND); `hide` masks more paths (data the student must
+not read, e.g. the Fashion-MNIST test split under /usr/share).
+
 A `Worker` is not thread-safe; use one per thread.
 """
 from __future__ import annotations
@@ -81,6 +91,7 @@ RUNTIME_FILES = ("worker.py", "protocol.py")
 HIDDEN_PACKAGES = ("dlref", "autograder", "solutions", "exercises", "tests")
 SANDBOX_RUNTIME = "/opt/dlgrade"
 SANDBOX_SUBMISSION = "/submission"
+SANDBOX_OUTPUT = "/out"  # the only writable place besides /tmp, when a Worker has an output_dir
 ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime",
              "/etc/passwd", "/etc/group", "/etc/nsswitch.conf")
 SUBMISSION_MAX_BYTES = 256 * MiB
@@ -148,8 +159,13 @@ def _describe(value) -> str:
 
 def bwrap_args(*, runtime: str, submission: str, python_dirs: list[str], hidden: list[str],
                empty_dir: str, env: dict[str, str], limits: Limits, privileged: bool,
-               uid: int, gid: int, info_fd: int, bwrap: str = "bwrap") -> list[str]:
-    """The whole sandbox as bwrap options (everything not listed here is invisible)."""
+               uid: int, gid: int, info_fd: int, bwrap: str = "bwrap",
+               output_dir: str | None = None, devices: list[str] = ()) -> list[str]:
+    """The whole sandbox as bwrap options (everything not listed here is invisible).
+
+    `output_dir` (a directory of the caller) is bound read-write at SANDBOX_OUTPUT; `devices`
+    (e.g. /dev/nvidia0) are bound as they are into the sandbox's otherwise minimal /dev.
+    """
     if privileged:
         # Real root: no user namespace, so the uid the worker drops to is a real one.
         args = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
@@ -166,6 +182,8 @@ def bwrap_args(*, runtime: str, submission: str, python_dirs: list[str], hidden:
         elif os.path.isdir(top):
             args += ["--ro-bind", top, top]
     targets = [*ETC_FILES, *python_dirs, SANDBOX_RUNTIME, SANDBOX_SUBMISSION]
+    if output_dir is not None:
+        targets.append(SANDBOX_OUTPUT)
     for parent in _parents_to_create(targets):
         args += ["--perms", "0755", "--dir", parent]
     for path in ETC_FILES:
@@ -175,7 +193,13 @@ def bwrap_args(*, runtime: str, submission: str, python_dirs: list[str], hidden:
     for path in hidden:
         args += ["--ro-bind", empty_dir if os.path.isdir(path) else "/dev/null", path]
     args += ["--ro-bind", runtime, SANDBOX_RUNTIME, "--ro-bind", submission, SANDBOX_SUBMISSION]
+    if output_dir is not None:
+        args += ["--bind", output_dir, SANDBOX_OUTPUT]
     args += ["--proc", "/proc", "--dev", "/dev"]
+    for device in devices:
+        if not device.startswith("/dev/") or ".." in device.split("/"):
+            raise ValueError(f"not a device path: {device!r}")
+        args += ["--dev-bind", device, device]
     args += ["--perms", "1777", "--size", str(limits.tmp_size), "--tmpfs", "/tmp"]
     args += ["--remount-ro", "/", "--chdir", SANDBOX_SUBMISSION, "--clearenv"]
     for key, value in env.items():
@@ -232,13 +256,19 @@ def hidden_paths(dirs: list[str]) -> list[str]:
     return out
 
 
-def worker_env(home: str) -> dict[str, str]:
+def worker_env(home: str, changes: dict[str, str | None] | None = None) -> dict[str, str]:
+    """The worker's whole environment; `changes` sets keys (None removes one, e.g. a thread cap)."""
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": home, "TMPDIR": home,
            "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1",
            "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
         if key in os.environ:
             env[key] = os.environ[key]
+    for key, value in (changes or {}).items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
     return env
 
 
@@ -288,7 +318,7 @@ class _Stage:
     home: str
 
     @classmethod
-    def create(cls, root: str, submission_dir: str | None) -> _Stage:
+    def create(cls, root: str, submission_dir: str | None, drivers: tuple[str, ...] = ()) -> _Stage:
         os.chmod(root, 0o755)
         paths = {name: os.path.join(root, name) for name in ("runtime", "submission", "empty",
                                                              "home")}
@@ -296,7 +326,7 @@ class _Stage:
             os.mkdir(p, 0o755)
             os.chmod(p, 0o755)
         os.chmod(paths["home"], 0o777)
-        for name in RUNTIME_FILES:
+        for name in (*RUNTIME_FILES, *drivers):
             shutil.copyfile(HERE / name, os.path.join(paths["runtime"], name))
             os.chmod(os.path.join(paths["runtime"], name), 0o644)
         if submission_dir is not None:
@@ -542,18 +572,40 @@ class Worker:
     for grader bugs (invalid names, arguments that cannot be sent) or after
     `close`. The process starts on the first call and is restarted for the
     next call after a timeout, crash, exit or protocol violation.
+
+    Options for workers that need more than the numpy exercises (the CNN's):
+    `drivers`, grader files of this package shipped beside worker.py, whose
+    functions `call_driver` runs in the worker; `output_dir`, a directory of
+    the caller bound read-write at SANDBOX_OUTPUT (the path the worker sees
+    is `output_path`); `env`, changes to the worker's environment (None
+    removes a key); `devices`, device files to bind into the sandbox; `hide`,
+    more paths masked by an empty directory or /dev/null (e.g. data the
+    student must not read).
     """
 
     def __init__(self, submission_dir, limits: Limits = Limits(), sandbox: str = "auto", *,
-                 uid: int = 65534, gid: int = 65534):
+                 uid: int = 65534, gid: int = 65534, drivers: tuple[str, ...] = (),
+                 output_dir: str | os.PathLike | None = None,
+                 env: dict[str, str | None] | None = None, devices: tuple[str, ...] = (),
+                 hide: tuple[str, ...] = ()):
         if sandbox not in ("auto", "bwrap", "none"):
             raise ValueError(f"sandbox must be 'auto', 'bwrap' or 'none', not {sandbox!r}")
         if sandbox == "bwrap" and not bwrap_available():
             raise RuntimeError(f"sandbox='bwrap' requested but {bwrap_problem()}")
+        for name in drivers:
+            if not (name.endswith(".py") and name[:-3].isidentifier() and (HERE / name).is_file()):
+                raise ValueError(f"no driver file {name!r} in {HERE}")
         self.submission_dir = os.path.abspath(submission_dir)
         self.limits = limits
         self.sandboxed = sandbox == "bwrap" or (sandbox == "auto" and bwrap_available())
         self.uid, self.gid = uid, gid
+        self.drivers = tuple(drivers)
+        self.output_dir = os.path.abspath(output_dir) if output_dir is not None else None
+        self.env_changes = dict(env or {})
+        self.devices = tuple(devices)
+        self.hide = tuple(hide)
+        if self.output_dir is not None and not os.path.isdir(self.output_dir):
+            raise ValueError(f"output_dir {self.output_dir} is not a directory")
         self._lock = threading.Lock()
         self._proc: _Process | None = None
         self._stage: _Stage | None = None
@@ -563,6 +615,13 @@ class Worker:
         self._closed = False
         self._res = {"proc": None, "stage": None}
         self._finalizer = weakref.finalize(self, _release, self._res)
+
+    @property
+    def output_path(self) -> str | None:
+        """Where the worker sees `output_dir`."""
+        if self.output_dir is None:
+            return None
+        return SANDBOX_OUTPUT if self.sandboxed else self.output_dir
 
     @property
     def sandbox_pid(self) -> int | None:
@@ -591,20 +650,43 @@ class Worker:
         for name in (module, function):
             if not isinstance(name, str) or not name.isidentifier():
                 raise ValueError(f"invalid module or function name: {name!r}")
+        request = {"op": "call", "module": module, "function": function, "args": list(args),
+                   "kwargs": dict(kwargs)}
+        return self._request(request, module, function)
+
+    def call_driver(self, driver: str, function: str, module: str | None, /, *args,
+                    **kwargs) -> CallResult:
+        """`driver.function(student_module, *args, **kwargs)` in the worker (no module: no student
+        module argument, and no student code imported for this call).
+
+        A driver is grader code that runs where student code runs: what it returns is as
+        untrusted as anything else from the worker. Failures of the student's code it calls are
+        reported like `call`'s, named after the student's function that failed.
+        """
+        if driver + ".py" not in self.drivers:
+            raise ValueError(f"driver {driver!r} was not shipped (drivers={self.drivers})")
+        for name in (function, *(() if module is None else (module,))):
+            if not isinstance(name, str) or not name.isidentifier():
+                raise ValueError(f"invalid module or function name: {name!r}")
+        request = {"op": "driver", "driver": driver, "module": module, "function": function,
+                   "args": list(args), "kwargs": dict(kwargs)}
+        return self._request(request, module, function, driver=True)
+
+    def _request(self, request: dict, module: str | None, function: str, *,
+                 driver: bool = False) -> CallResult:
         with self._lock:
             if self._closed:
                 raise RuntimeError("this Worker is closed")
-            cached = self._failed_modules.get(module)
+            cached = self._failed_modules.get(module) if module is not None else None
             if cached is not None:
                 return dataclasses.replace(cached, stdout="", seconds=0.0)
-            request = {"id": self._new_id(), "op": "call", "module": module,
-                       "function": function, "args": list(args), "kwargs": dict(kwargs)}
+            request = {"id": self._new_id(), **request}
             parts = protocol.encode_parts(request, max_bytes=self.limits.message_bytes)
             started = time.monotonic()
             proc = self._running(started)
             if isinstance(proc, CallResult):
                 return proc
-            if module not in proc.imported:
+            if module is not None and module not in proc.imported:
                 rid = self._new_id()
                 imp = protocol.encode_parts({"id": rid, "op": "import", "module": module})
                 result = self._exchange(proc, imp, rid, module, function, importing=True,
@@ -614,14 +696,14 @@ class Worker:
                     return result
                 proc.imported.add(module)
             return self._exchange(proc, parts, request["id"], module, function,
-                                  importing=False, started=started)
+                                  importing=False, started=started, driver=driver)
 
     def _new_id(self) -> int:
         self._next_id += 1
         return self._next_id
 
-    def _exchange(self, proc: _Process, parts: list, rid: int, module: str, function: str, *,
-                  importing: bool, started: float) -> CallResult:
+    def _exchange(self, proc: _Process, parts: list, rid: int, module: str | None, function: str,
+                  *, importing: bool, started: float, driver: bool = False) -> CallResult:
         lim = self.limits
         deadline = time.monotonic() + lim.timeout
         where = f"while importing {module}.py" if importing else f"while running {function}"
@@ -661,6 +743,8 @@ class Worker:
             return CallResult(ok=True, value=reply["value"], stdout=stdout,
                               mutated=list(reply["mutated"]), seconds=float(seconds),
                               warnings=list(reply["warnings"]))
+        if driver and reply.get("entry"):
+            function = reply["entry"]  # the student's function that failed, not the driver's
         kind, message = self._error_message(reply, module, function, importing)
         return CallResult(ok=False, kind=kind, message=message,
                           traceback=reply.get("traceback", ""), stdout=stdout, seconds=elapsed)
@@ -758,7 +842,7 @@ class Worker:
         root = tempfile.mkdtemp(prefix="dlgrade-")
         self._res["stage"] = root
         try:
-            self._stage = _Stage.create(root, self.submission_dir)
+            self._stage = _Stage.create(root, self.submission_dir, self.drivers)
         except _SubmissionTooLarge as e:
             self._stage_error = CallResult(ok=False, kind="too_large",
                                            message=f"the submission folder holds {e}")
@@ -782,18 +866,25 @@ class Worker:
         python = [sys.executable, "-I", "-B", "-X", "utf8"]
         if self.sandboxed:
             config.update(submission=SANDBOX_SUBMISSION, cwd=SANDBOX_SUBMISSION)
+            if self.output_dir is not None and privileged:
+                # The worker drops to uid: the output directory must be its own (and no one else's).
+                os.chown(self.output_dir, self.uid, self.gid)
+                os.chmod(self.output_dir, 0o700)
             dirs = python_dirs()
             argv = [*bwrap_args(runtime=stage.runtime, submission=stage.submission,
-                                python_dirs=dirs, hidden=hidden_paths(dirs),
-                                empty_dir=stage.empty, env=worker_env("/tmp"), limits=lim,
+                                python_dirs=dirs, hidden=[*hidden_paths(dirs), *self.hide],
+                                empty_dir=stage.empty,
+                                env=worker_env("/tmp", self.env_changes), limits=lim,
                                 privileged=privileged, uid=self.uid, gid=self.gid,
-                                info_fd=info_w, bwrap=shutil.which("bwrap") or "bwrap"),
+                                info_fd=info_w, bwrap=shutil.which("bwrap") or "bwrap",
+                                output_dir=self.output_dir, devices=list(self.devices)),
                     *python, f"{SANDBOX_RUNTIME}/worker.py", json.dumps(config)]
             env, cwd, pass_fds = None, stage.home, (req_r, resp_w, info_w)
         else:
             config.update(submission=stage.submission, cwd=stage.home)
             argv = [*python, os.path.join(stage.runtime, "worker.py"), json.dumps(config)]
-            env, cwd, pass_fds = worker_env(stage.home), stage.home, (req_r, resp_w)
+            env = worker_env(stage.home, self.env_changes)
+            cwd, pass_fds = stage.home, (req_r, resp_w)
         try:
             popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w,
                                      pass_fds=pass_fds, start_new_session=True, close_fds=True,
@@ -871,6 +962,9 @@ def _check_reply(reply, rid: int, call: bool) -> None:
     line = reply.get("line")
     if line is not None and type(line) is not int:
         raise ProtocolError("malformed line number")
+    entry = reply.get("entry")
+    if entry is not None and not (type(entry) is str and entry.isidentifier() and len(entry) <= 100):
+        raise ProtocolError("malformed entry name")
     reply["message"] = reply["message"][:2000]
     reply["type"] = reply["type"][:100]
     reply["traceback"] = reply.get("traceback", "")[:8000]

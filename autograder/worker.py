@@ -23,6 +23,14 @@ Requests (one frame each) and replies::
         -> {"id": n, "ok": false, "kind": "exception" | "not_implemented" | "import_error" |
             "missing_function" | "not_submitted" | "unserializable" | "too_large" | "memory" |
             "exit", "type": "ValueError", "message": "..", "line": 12, "traceback": ".."}
+    {"id": n, "op": "driver", "driver": "cnn_driver", "function": "train", "module": "cnn" | null,
+     "args": [..], "kwargs": {..}}
+        -> as a call, of `cnn_driver.train(<the student's cnn module>, *args, **kwargs)` (no
+           module argument when "module" is null); an error names in "entry" the outermost
+           student function in its traceback (e.g. "build_model").
+
+Drivers are grader files shipped next to this one (the sandbox copies only those the
+trusted side asked for); they are loaded by path, so no submission file can stand in.
 
 Nothing this process reports can be trusted: student code runs in it and
 can rewrite any of it (including the ``mutated`` list and the timings). The
@@ -116,14 +124,16 @@ def _safe_str(obj) -> str:
 class Worker:
     """Answers requests for one submission directory."""
 
-    def __init__(self, req: int, resp: int, submission: str, max_bytes: int):
+    def __init__(self, req: int, resp: int, submission: str, max_bytes: int, runtime: str = ""):
         import protocol  # the copy next to this file
 
         self.protocol = protocol
         self.req, self.resp = req, resp
         self.submission = os.path.realpath(submission)
         self.max_bytes = max_bytes
+        self.runtime = runtime
         self.modules: dict[str, object] = {}
+        self.drivers: dict[str, object] = {}
 
     # --- student frames and messages -------------------------------------------
     def _is_student(self, filename: str) -> bool:
@@ -132,7 +142,8 @@ class Worker:
     def _short(self, filename: str) -> str:
         return os.path.relpath(os.path.realpath(filename), self.submission)
 
-    def _error(self, kind: str, exc: BaseException, skip_frames: int = 0) -> dict:
+    def _error(self, kind: str, exc: BaseException, skip_frames: int = 0,
+               entry: bool = False) -> dict:
         frames = [f for f in traceback.extract_tb(exc.__traceback__)[skip_frames:]
                   if self._is_student(f.filename)]
         for f in frames:
@@ -147,9 +158,12 @@ class Worker:
         except BaseException:  # noqa: BLE001
             tb += f"{type(exc).__name__}\n"
         message = exc.msg if isinstance(exc, SyntaxError) and exc.msg else _safe_str(exc)
-        return {"ok": False, "kind": kind, "type": type(exc).__name__,
-                "message": _clip(message, MESSAGE_CHARS), "line": line,
-                "traceback": _clip(tb, TRACEBACK_CHARS)}
+        out = {"ok": False, "kind": kind, "type": type(exc).__name__,
+               "message": _clip(message, MESSAGE_CHARS), "line": line,
+               "traceback": _clip(tb, TRACEBACK_CHARS)}
+        if entry and frames and frames[0].name.isidentifier() and len(frames[0].name) <= 100:
+            out["entry"] = frames[0].name  # the outermost student function (driver calls)
+        return out
 
     # --- operations --------------------------------------------------------------
     def load(self, name: str):
@@ -161,7 +175,7 @@ class Worker:
                                                                           "__init__.py")):
             kind = "not_submitted" if not os.path.lexists(path) else "import_error"
             return {"ok": False, "kind": kind, "type": "FileNotFoundError",
-                    "message": f"{name}.py is not in the submission" if kind == "not_submitted"
+                    "message": f"{name}.py was not submitted" if kind == "not_submitted"
                     else f"{name}.py cannot be read inside the sandbox (a symlink out of the "
                          "submission?)", "line": None, "traceback": ""}
         try:
@@ -198,21 +212,24 @@ class Worker:
                     "traceback": ""}
         args, kwargs = list(req.get("args", [])), dict(req.get("kwargs", {}))
         snapshots = _array_snapshots(func, args, kwargs)
+        return self._invoke(func, args, kwargs, snapshots)
+
+    def _invoke(self, func, args: list, kwargs: dict, snapshots: list, entry: bool = False) -> dict:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             start = time.perf_counter()
             try:
                 value = func(*args, **kwargs)
             except NotImplementedError as e:
-                return self._error("not_implemented", e, skip_frames=1)
+                return self._error("not_implemented", e, skip_frames=1, entry=entry)
             except MemoryError as e:
-                return self._error("memory", e, skip_frames=1)
+                return self._error("memory", e, skip_frames=1, entry=entry)
             except SystemExit as e:
                 return {"ok": False, "kind": "exit", "type": "SystemExit",
                         "message": f"sys.exit({_safe_str(e.code)[:100]})", "line": None,
                         "traceback": ""}
             except BaseException as e:  # noqa: BLE001
-                return self._error("exception", e, skip_frames=1)
+                return self._error("exception", e, skip_frames=1, entry=entry)
             seconds = time.perf_counter() - start
         mutated = [label for label, original, copy in snapshots if _changed(original, copy)]
         notes = []
@@ -222,6 +239,32 @@ class Worker:
             notes.append(_clip(f"{w.category.__name__}: {_safe_str(w.message)}{where}", 300))
         return {"ok": True, "value": value, "mutated": mutated, "seconds": seconds,
                 "warnings": notes}
+
+    def driver(self, req: dict) -> dict:
+        """`driver.function(student module, *args, **kwargs)`; see the module docstring."""
+        name, function = req.get("driver"), req.get("function")
+        if not (isinstance(name, str) and name.isidentifier() and isinstance(function, str)
+                and function.isidentifier() and not function.startswith("_")):
+            return {"ok": False, "kind": "protocol", "type": "ProtocolError",
+                    "message": "malformed driver request", "line": None, "traceback": ""}
+        module = self.drivers.get(name)
+        if module is None:
+            import importlib.util
+
+            path = os.path.join(self.runtime, name + ".py")
+            spec = importlib.util.spec_from_file_location(f"_dlgrade_driver_{name}", path)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)  # grader code: an error here is the grader's bug
+            self.drivers[name] = module
+        func = getattr(module, function)
+        args = list(req.get("args", []))
+        if req.get("module") is not None:
+            student = self.load(req["module"])
+            if isinstance(student, dict):
+                return student
+            args.insert(0, student)
+        # Errors name the student's function that failed (build_model or train), not the driver's.
+        return self._invoke(func, args, dict(req.get("kwargs", {})), [], entry=True)
 
     def reply(self, reply: dict, rid) -> None:
         reply["id"] = rid
@@ -262,6 +305,8 @@ class Worker:
                 self.reply(module if isinstance(module, dict) else {"ok": True}, rid)
             elif op == "call":
                 self.reply(self.call(req), rid)
+            elif op == "driver":
+                self.reply(self.driver(req), rid)
             else:
                 self.reply({"ok": False, "kind": "protocol", "type": "ProtocolError",
                             "message": f"unknown op {op!r}", "line": None, "traceback": ""}, rid)
@@ -329,7 +374,7 @@ def main(argv: list[str]) -> None:
     sys.path.insert(0, here)
     import numpy  # noqa: F401 - loaded before the submission can shadow it
 
-    worker = Worker(req, resp, cfg["submission"], int(cfg["max_bytes"]))
+    worker = Worker(req, resp, cfg["submission"], int(cfg["max_bytes"]), runtime=here)
     sys.path.remove(here)
     sys.path.insert(0, worker.submission)
     os.chdir(cfg.get("cwd") or worker.submission)
