@@ -386,6 +386,7 @@ class _OutputDrain(threading.Thread):
         # Readable once more than `flood` bytes were printed since the last take: draining
         # hundreds of MB per call would stall grading, so the caller kills the worker instead.
         self.flood_r, self._flood_w = os.pipe()
+        self._flooded = False
         self._eof = threading.Event()
 
     def run(self) -> None:
@@ -407,9 +408,11 @@ class _OutputDrain(threading.Thread):
                     room = max(0, self._keep - len(self._buf))
                     self._buf += data[:room]
                     self._dropped += max(0, len(data) - room)
-                    if self._flood and self._dropped > self._flood:
+                    if self._flood and self._dropped > self._flood and not self._flooded:
+                        # Keep draining (closing the pipe would let the worker see EPIPE and
+                        # reply normally); the caller kills the worker.
+                        self._flooded = True
                         os.write(self._flood_w, b"x")
-                        return
         finally:
             with self._lock:
                 self._eof.set()
@@ -490,10 +493,10 @@ class _Process:
             else:
                 wait_ms = min(50, int(remaining * 1000) + 1)
             ready = {fd for fd, _ in poller.poll(wait_ms)}
-            if self.resp_r in ready:
-                return
             if self.drain.flood_r in ready:
                 raise _Flooded
+            if self.resp_r in ready:
+                return
             if (self.exit_fd is not None and self.exit_fd in ready) or \
                     (self.exit_fd is None and self.popen.poll() is not None):
                 raise _Died
