@@ -1,0 +1,179 @@
+"""Hidden tests for losses.py: agreement with dlref on random and edge inputs, numerical gradients."""
+import dataclasses
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from autograder.differential import agree, hint
+from autograder.expect import assert_close
+from autograder.feedback import describe_call
+from autograder.numgrad import numerical_grad
+from autograder.strategies import arrays, one_hot
+from dlref import losses as ref
+
+SHAPES = hnp.array_shapes(min_dims=1, max_dims=2, min_side=1, max_side=5)
+
+
+def labels(shape, soft: bool):
+    """Binary labels: exact 0/1, or soft values in [0, 1]."""
+    if soft:
+        return arrays(shape=shape, low=0, high=1)
+    return hnp.arrays(np.float64, shape, elements=st.sampled_from([0.0, 1.0]))
+
+
+@st.composite
+def pairs(draw, low=-10.0, high=10.0, binary=False, shapes=SHAPES):
+    """(a, b) of one shape, (N,) or (N, K): a in [low, high]; b binary labels or values in the same range."""
+    shape = draw(shapes)
+    a = draw(arrays(shape=shape, low=low, high=high))
+    b = draw(labels(shape, draw(st.booleans())) if binary else arrays(shape=shape, low=low, high=high))
+    return a, b
+
+
+@st.composite
+def classification(draw, low=-20.0, high=20.0, max_n=5, max_k=5):
+    """(logits (N, K), y (N, K)): y one-hot or soft labels whose rows sum to 1."""
+    n, k = draw(st.integers(1, max_n)), draw(st.integers(2, max_k))
+    logits = draw(arrays(shape=(n, k), low=low, high=high))
+    if draw(st.booleans()):
+        y = one_hot(draw(hnp.arrays(np.int64, (n,), elements=st.integers(0, k - 1))), k)
+    else:
+        w = draw(arrays(shape=(n, k), low=0.01, high=1.0))
+        y = w / w.sum(axis=1, keepdims=True)
+    return logits, y
+
+
+# --- values on random inputs ------------------------------------------------------------------
+
+@given(data=pairs())
+def test_mse_matches_reference(student, tol, data):
+    """mse matches the reference on random inputs"""
+    agree(student.losses.mse, ref.mse, *data, tol=tol)
+
+
+@pytest.mark.weight(2)
+@given(data=pairs())
+def test_mse_grad_matches_reference(student, tol, data):
+    """mse_grad matches the reference on random inputs"""
+    agree(student.losses.mse_grad, ref.mse_grad, *data, tol=tol)
+
+
+@pytest.mark.weight(2)
+@given(data=pairs(low=0.0, high=1.0, binary=True))
+def test_bce_matches_reference(student, tol, data):
+    """binary_cross_entropy matches the reference on random inputs"""
+    agree(student.losses.binary_cross_entropy, ref.binary_cross_entropy, *data, tol=tol)
+
+
+@pytest.mark.weight(2)
+@given(data=pairs(low=-30.0, high=30.0, binary=True))
+def test_sigmoid_ce_matches_reference(student, tol, data):
+    """sigmoid_cross_entropy_with_logits matches the reference on random inputs"""
+    agree(student.losses.sigmoid_cross_entropy_with_logits, ref.sigmoid_cross_entropy_with_logits, *data, tol=tol)
+
+
+@pytest.mark.weight(2)
+@given(data=pairs(low=-30.0, high=30.0, binary=True))
+def test_sigmoid_ce_grad_matches_reference(student, tol, data):
+    """sigmoid_cross_entropy_grad matches the reference on random inputs"""
+    agree(student.losses.sigmoid_cross_entropy_grad, ref.sigmoid_cross_entropy_grad, *data, tol=tol)
+
+
+@pytest.mark.weight(2)
+@given(data=classification())
+def test_softmax_ce_matches_reference(student, tol, data):
+    """softmax_cross_entropy_with_logits matches the reference on random inputs"""
+    agree(student.losses.softmax_cross_entropy_with_logits, ref.softmax_cross_entropy_with_logits, *data, tol=tol)
+
+
+@pytest.mark.weight(2)
+@given(data=classification())
+def test_softmax_ce_grad_matches_reference(student, tol, data):
+    """softmax_cross_entropy_grad matches the reference on random inputs"""
+    agree(student.losses.softmax_cross_entropy_grad, ref.softmax_cross_entropy_grad, *data, tol=tol)
+
+
+# --- edges: clipping and large logits ---------------------------------------------------------
+
+def test_bce_clips_probabilities(student, tol):
+    """binary_cross_entropy is finite at p = 0 and 1 and clips with epsilon 1e-7"""
+    p = np.array([0.0, 1.0, 0.0, 1.0, 1e-12, 1.0 - 1e-12, 5e-8, 1.0 - 5e-8, 1e-7, 0.3])
+    y = np.array([0.0, 1.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 1.0])
+    agree(student.losses.binary_cross_entropy, ref.binary_cross_entropy, p, y, tol=tol)
+    # Only the confident right answers: the loss is -log(1 - 1e-7) per element, not 0 and not nan.
+    agree(student.losses.binary_cross_entropy, ref.binary_cross_entropy, p[:2], y[:2], tol=tol)
+
+
+def test_sigmoid_ce_large_logits(student, tol):
+    """sigmoid_cross_entropy_with_logits is finite and correct for |z| = 1000"""
+    z = np.array([[-1000.0, 1000.0, -1000.0, 1000.0], [710.0, -710.0, 1e5, -1e5]])
+    y = np.array([[0.0, 1.0, 1.0, 0.0], [0.0, 1.0, 0.5, 0.25]])
+    agree(student.losses.sigmoid_cross_entropy_with_logits, ref.sigmoid_cross_entropy_with_logits, z, y, tol=tol)
+
+
+def test_sigmoid_ce_grad_large_logits(student, tol):
+    """sigmoid_cross_entropy_grad is finite and correct for |z| = 1000"""
+    z = np.array([[-1000.0, 1000.0, -1000.0], [1000.0, 710.0, -710.0]])
+    y = np.array([[0.0, 1.0, 1.0], [0.0, 0.5, 1.0]])
+    agree(student.losses.sigmoid_cross_entropy_grad, ref.sigmoid_cross_entropy_grad, z, y, tol=tol)
+
+
+def test_softmax_ce_large_logits(student, tol):
+    """softmax_cross_entropy_with_logits is finite and correct for logits of 1000"""
+    # Soft labels on every class tell the unstable versions apart: exp(800) overflows without the
+    # max shift (nan or inf), while log(softmax) in two steps is log(0) = -inf only at -800.
+    agree(student.losses.softmax_cross_entropy_with_logits, ref.softmax_cross_entropy_with_logits,
+          np.array([[800.0, 799.0]]), np.array([[0.5, 0.5]]), tol=tol)
+    agree(student.losses.softmax_cross_entropy_with_logits, ref.softmax_cross_entropy_with_logits,
+          np.array([[0.0, -800.0]]), np.array([[0.5, 0.5]]), tol=tol)
+    logits = np.array([[1000.0, 0.0, -1000.0], [-1000.0, 1000.0, 999.0], [1000.0, 1000.0, 1000.0]])
+    y = np.array([[0.0, 0.0, 1.0], [0.0, 0.0, 1.0], [0.2, 0.3, 0.5]])
+    agree(student.losses.softmax_cross_entropy_with_logits, ref.softmax_cross_entropy_with_logits, logits, y, tol=tol)
+    # A confident right answer: softmax rounds the other classes to exactly 0, whose log is -inf.
+    agree(student.losses.softmax_cross_entropy_with_logits, ref.softmax_cross_entropy_with_logits,
+          np.array([[1000.0, -1000.0]]), np.array([[1.0, 0.0]]), tol=tol)
+
+
+def test_softmax_ce_grad_large_logits(student, tol):
+    """softmax_cross_entropy_grad is finite and correct for logits of 1000"""
+    logits = np.array([[1000.0, 0.0, -1000.0], [-1000.0, 1000.0, 999.0]])
+    y = np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
+    agree(student.losses.softmax_cross_entropy_grad, ref.softmax_cross_entropy_grad, logits, y, tol=tol)
+
+
+# --- gradients against central differences of the reference loss ------------------------------
+
+def numerical_check(student, tol, loss: str, grad: str, x, y) -> None:
+    """The student's grad(x, y) against central differences of dlref's loss (computed here)."""
+    fn = getattr(student.losses, grad)
+    got = fn(x, y)
+    numeric = numerical_grad(lambda v: getattr(ref, loss)(v, y), x)
+    # Entries can be ~0 (prediction equal to the target), where a max relative error means nothing;
+    # atol 1e-7 sits far above central differences' roundoff (~1e-10 on losses of order 1).
+    loose = dataclasses.replace(tol, rtol=tol.grad_rel_error, atol=1e-7)
+    assert_close(got, numeric, call=describe_call(grad, (x, y), {}), tol=loose, what="gradient (vs. central differences)",
+                 hints=lambda g: hint("losses", grad, (x, y), {}, g, loose))
+
+
+@settings(max_examples=10)
+@given(data=pairs(low=-3.0, high=3.0))
+def test_mse_grad_numerical(student, tol, data):
+    """mse_grad agrees with a numerical gradient of the mse"""
+    numerical_check(student, tol, "mse", "mse_grad", *data)
+
+
+@settings(max_examples=10)
+@given(data=pairs(low=-5.0, high=5.0, binary=True))
+def test_sigmoid_ce_grad_numerical(student, tol, data):
+    """sigmoid_cross_entropy_grad agrees with a numerical gradient of the loss"""
+    numerical_check(student, tol, "sigmoid_cross_entropy_with_logits", "sigmoid_cross_entropy_grad", *data)
+
+
+@settings(max_examples=10)
+@given(data=classification(low=-5.0, high=5.0))
+def test_softmax_ce_grad_numerical(student, tol, data):
+    """softmax_cross_entropy_grad agrees with a numerical gradient of the loss"""
+    numerical_check(student, tol, "softmax_cross_entropy_with_logits", "softmax_cross_entropy_grad", *data)

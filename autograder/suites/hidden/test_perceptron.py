@@ -1,0 +1,149 @@
+"""Hidden tests for perceptron.py: agreement with dlref on random and edge inputs, early stopping."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from autograder.differential import agree
+from autograder.strategies import arrays, floats
+from dlref import perceptron as ref
+
+ACTIVATIONS = ["sigmoid", "tanh", "relu", "linear"]
+
+
+def samples(max_n: int = 6, max_m: int = 4):
+    """(x (N, m), w (m,)) with N in 1..max_n, m in 1..max_m, values in [-5, 5]."""
+    return st.tuples(st.integers(1, max_n), st.integers(1, max_m)).flatmap(
+        lambda nm: st.tuples(arrays(shape=nm, low=-5, high=5), arrays(shape=(nm[1],), low=-5, high=5)))
+
+
+@given(xw=samples(), b=floats(-5, 5))
+def test_weighted_sum_matches_reference(student, tol, xw, b):
+    """weighted_sum matches the reference on random inputs"""
+    agree(student.perceptron.weighted_sum, ref.weighted_sum, *xw, b, tol=tol)
+
+
+@pytest.mark.weight(2)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@given(xw=samples(), b=floats(-5, 5))
+def test_forward_matches_reference(student, tol, activation, xw, b):
+    """perceptron_forward matches the reference on random inputs"""
+    agree(student.perceptron.perceptron_forward, ref.perceptron_forward, *xw, b, activation=activation, tol=tol)
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_forward_large_inputs(student, tol, activation):
+    """perceptron_forward stays finite and correct for |z| = 1000"""
+    x = np.array([[500.0, 500.0], [-500.0, -500.0], [710.0, 0.0], [0.0, -710.0]])
+    agree(student.perceptron.perceptron_forward, ref.perceptron_forward, x, np.array([1.0, 1.0]), 0.0,
+          activation=activation, tol=tol)
+
+
+def test_forward_default_activation(student, tol):
+    """perceptron_forward uses the sigmoid by default"""
+    x, w = np.array([[1.0, -2.0], [0.5, 3.0], [-1.0, 0.0]]), np.array([0.7, -0.3])
+    agree(student.perceptron.perceptron_forward, ref.perceptron_forward, x, w, 0.2, tol=tol)
+
+
+def grid(shape, step: float, bound: float):
+    """float64 arrays of multiples of `step` in [-bound, bound]: every sum of products is exact."""
+    k = int(bound / step)
+    return hnp.arrays(np.float64, shape, elements=st.integers(-k, k).map(lambda i: i * step))
+
+
+@st.composite
+def grid_samples(draw, max_n: int = 6, max_m: int = 4):
+    """(x, w, b) on a grid of 1/8: z is exact and often exactly 0, whatever the summation order."""
+    n, m = draw(st.integers(1, max_n)), draw(st.integers(1, max_m))
+    return draw(grid((n, m), 0.125, 4.0)), draw(grid((m,), 0.125, 4.0)), draw(st.integers(-16, 16)) / 8
+
+
+@pytest.mark.weight(2)
+@given(xwb=grid_samples())
+def test_predict_matches_reference(student, tol, xwb):
+    """perceptron_predict matches the reference on random inputs"""
+    # Exact arithmetic: with generic floats, x @ w (BLAS, fused multiply-add) and np.sum(x * w)
+    # can differ by 1e-16 around z = 0 and legitimately disagree on the label.
+    agree(student.perceptron.perceptron_predict, ref.perceptron_predict, *xwb, tol=tol)
+
+
+def test_predict_zero_is_one(student, tol):
+    """perceptron_predict gives 1 on the decision boundary (z == 0)"""
+    # z = [0, 0, 3.5, -1.5, -1.5], then z = 0 with a bias: exact whatever the summation order.
+    x = np.array([[1.0, 2.0], [0.0, 0.0], [3.0, -1.0], [-0.5, 2.0], [-2.0, -1.0]])
+    agree(student.perceptron.perceptron_predict, ref.perceptron_predict, x, np.array([1.0, -0.5]), 0.0, tol=tol)
+    agree(student.perceptron.perceptron_predict, ref.perceptron_predict, np.array([[1.0, 0.0]]),
+          np.array([1.0, 5.0]), -1.0, tol=tol)
+
+
+@st.composite
+def training_sets(draw, max_n: int = 8, max_m: int = 3):
+    """(x (N, m) on a grid of 1/4, y (N,) in {0., 1.}): random labels, separable or not."""
+    n, m = draw(st.integers(1, max_n)), draw(st.integers(1, max_m))
+    y = draw(hnp.arrays(np.float64, (n,), elements=st.sampled_from([0.0, 1.0])))
+    return draw(grid((n, m), 0.25, 3.0)), y
+
+
+@st.composite
+def separable(draw, max_n: int = 8, max_m: int = 3):
+    """(x, y) labelled by a hyperplane w* . x + b* = 0 that no point is closer to than 1/4 (in z)."""
+    n, m = draw(st.integers(1, max_n)), draw(st.integers(1, max_m))
+    x = draw(grid((n, m), 0.5, 3.0))
+    w_star = draw(grid((m,), 1.0, 2.0))
+    b_star = draw(st.integers(-3, 2)) / 2 + 0.25  # z* is a multiple of 1/2 plus 1/4: never 0
+    return x, (b_star + x @ w_star >= 0).astype(np.float64)
+
+
+# Powers of two keep every update exact (the data are on a grid): any correct loop gives the same
+# bits as the reference, ties z == 0 included. Generic floats have their own fixed cases below.
+LR = st.sampled_from([0.25, 0.5, 1.0, 2.0])
+
+
+@pytest.mark.weight(3)
+@settings(max_examples=20)
+@given(data=training_sets(), lr=LR, epochs=st.integers(1, 12))
+def test_train_matches_reference(student, tol, data, lr, epochs):
+    """perceptron_train matches the reference on random data (any labels, any lr, few epochs)"""
+    agree(student.perceptron.perceptron_train, ref.perceptron_train, *data, lr=lr, epochs=epochs, tol=tol)
+
+
+@pytest.mark.weight(2)
+@settings(max_examples=15)
+@given(data=separable(), lr=LR)
+def test_train_separable_matches_reference(student, tol, data, lr):
+    """perceptron_train matches the reference on separable data (default epochs)"""
+    agree(student.perceptron.perceptron_train, ref.perceptron_train, *data, lr=lr, tol=tol)
+
+
+@pytest.mark.weight(2)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_train_generic_floats(student, tol, seed):
+    """perceptron_train matches the reference on Gaussian data with lr = 0.1"""
+    # Separable labels: on non-separable data the rule falls into a cycle whose end point can
+    # coincide with a mistaken rule's, which would hide the mistake or suggest the wrong hint.
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(12, 3))
+    y = (x @ rng.normal(size=3) + 0.3 > 0).astype(np.float64)
+    agree(student.perceptron.perceptron_train, ref.perceptron_train, x, y, lr=0.1, tol=tol)
+
+
+def test_train_defaults(student, tol):
+    """perceptron_train uses lr=1.0 and epochs=100 by default"""
+    x = np.array([[0.5, 1.5], [-1.0, 0.25], [2.0, -0.5], [-0.75, -1.25], [0.1, 0.2]])
+    y = np.array([1.0, 0.0, 1.0, 0.0, 1.0])
+    agree(student.perceptron.perceptron_train, ref.perceptron_train, x, y, tol=tol)
+
+
+def test_train_stops_early(student, tol):
+    """perceptron_train stops after the first epoch without a mistake"""
+    # AND is learned in 5 epochs and the 6th has no mistake; running all 10**8 epochs instead
+    # takes far longer than the call's time limit (course.toml, call_timeout_s).
+    x, y = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]), np.array([0.0, 0.0, 0.0, 1.0])
+    agree(student.perceptron.perceptron_train, ref.perceptron_train, x, y, epochs=10**8, tol=tol)
+
+
+def test_train_no_epochs(student, tol):
+    """perceptron_train with epochs=0 returns the zero initialisation"""
+    x = np.array([[1.0, -2.0, 0.5], [0.3, 0.3, -1.0]])
+    agree(student.perceptron.perceptron_train, ref.perceptron_train, x, np.array([1.0, 0.0]), epochs=0, tol=tol)
