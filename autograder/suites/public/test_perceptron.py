@@ -53,12 +53,13 @@ def samples(max_n: int = 6, max_m: int = 4):
         lambda nm: st.tuples(arrays(shape=nm, low=-5, high=5), arrays(shape=(nm[1],), low=-5, high=5)))
 
 
-def _stable_sigmoid(z):
-    e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+def _sigmoid(z):
+    # |z| <= 105 for these samples, so the textbook formula cannot overflow here. (The stable
+    # form is the activations exercise's answer: it must not ship in the student bundle.)
+    return 1.0 / (1.0 + np.exp(-z))
 
 
-G = {"sigmoid": _stable_sigmoid, "tanh": np.tanh, "relu": lambda z: np.maximum(z, 0.0), "linear": lambda z: z}
+G = {"sigmoid": _sigmoid, "tanh": np.tanh, "relu": lambda z: np.maximum(z, 0.0), "linear": lambda z: z}
 
 
 @pytest.mark.parametrize("activation", list(G))
