@@ -25,6 +25,7 @@ test: install
 bench: install
 	$(PY) benchmarks/conv.py
 	$(PY) benchmarks/check.py
+	$(PY) benchmarks/bulk.py
 	$(PY) benchmarks/cnn.py
 
 clean:

@@ -1,27 +1,212 @@
-"""`dlgrade demo`: grade the bundled sample class in examples/submissions/ and say where the results are."""
+"""`dlgrade demo`: grade the bundled sample class in examples/submissions/ and say where the results are.
+
+The sample class is built from solutions/ and the mistake corpus (tests/autograder/mutants/) by
+`dlgrade demo --rebuild-examples`; a test checks the committed copy is up to date.
+"""
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import io
+import os
+import shutil
+import zipfile
 from pathlib import Path
 
 from autograder import grade
+from autograder.config import NUMPY_EXERCISES
 
 ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples" / "submissions"
+SOLUTIONS = ROOT / "solutions"
+MUTANTS = ROOT / "tests" / "autograder" / "mutants"
+LAB_NOTEBOOK = "cnn_fashion_mnist.ipynb"
+
+# student -> (exercise, mutant id) for the single-bug variants; each also submits correct losses.py.
+CLASSIC_MISTAKES = {
+    "cara-softmax-overflow": ("activations", "softmax-no-shift"),
+    "dev-conv-kernel-flipped": ("conv", "kernel-flipped"),
+    "eva-adam-no-bias-correction": ("optim", "adam-no-bias-correction"),
+    "finn-backprop-db-averaged": ("backprop", "db-averaged"),
+}
+
+CRASHING = {
+    "activations.py": '''\
+"""Crashes in every way a numpy beginner can: the grader must report each clearly and go on."""
+import ctypes
+import sys
+
+import numpy as np
+
+
+def sigmoid(z):
+    sys.exit("giving up")
+
+
+def sigmoid_grad(z):
+    return sigmoid_grad(z)  # RecursionError
+
+
+def tanh(z):
+    return np.tanh(z)
+
+
+def tanh_grad(z):
+    return 1.0 - np.tanh(z) ** 2
+
+
+def relu(z):
+    return ctypes.string_at(0)  # segmentation fault
+
+
+def relu_grad(z):
+    raise ValueError("TODO")
+
+
+def softmax(z, axis=-1):
+    return [1, 2, 3]  # not an array
+''',
+    "losses.py": "import numpy as np\n\nEPSILON = 1 / 0  # fails while being imported\n",
+}
+
+HOSTILE = {
+    "activations.py": '''\
+"""Hostile: snoops for secrets and the reference answers, then hangs the import forever."""
+import os
+
+found = {}
+for path in ("/etc/shadow", "/root/.ssh/id_rsa", "/work/main/dlref/activations.py", "../../solutions/activations.py"):
+    try:
+        with open(path) as f:
+            found[path] = f.read()
+    except OSError as e:
+        found[path] = f"{type(e).__name__}"
+print("snooping:", found)
+try:
+    os.kill(os.getppid(), 9)
+except OSError:
+    pass
+while True:  # the grader must time the import out, once, and go on
+    pass
+''',
+    "losses.py": '''\
+"""Hostile: tries to forge results files and to leave a daemon behind; the losses below are right."""
+import glob
+import json
+import os
+
+for path in glob.glob("/tmp/**/results*.json", recursive=True):
+    try:
+        with open(path, "w") as f:
+            json.dump({"tests": [], "score": 100}, f)
+    except OSError:
+        pass
+if os.fork() == 0:
+    os.setsid()
+    os._exit(0)
+''',
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "out" / "demo", help="where to write the results")
+    parser.add_argument("--with-cnn", action="store_true", help="also grade the CNN lab (trains models: minutes)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="submissions graded at once")
+    parser.add_argument("--rebuild-examples", action="store_true",
+                        help="rewrite examples/submissions/ from solutions/ and the mistake corpus, then stop")
+
+
+def mutant(exercise: str, mutant_id: str) -> tuple[str, str]:
+    """(text in the solution, its replacement) of one mistake in tests/autograder/mutants/<exercise>.py."""
+    spec = importlib.util.spec_from_file_location(f"_dlgrade_mutants_{exercise}", MUTANTS / f"{exercise}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for mid, old, new, _hint in module.MUTANTS:
+        if mid == mutant_id:
+            return old, new
+    raise KeyError(f"no mutant {mutant_id!r} for {exercise}")
+
+
+def solution(exercise: str) -> str:
+    return (SOLUTIONS / f"{exercise}.py").read_text()
+
+
+def with_mistake(exercise: str, mutant_id: str) -> str:
+    old, new = mutant(exercise, mutant_id)
+    text = solution(exercise)
+    if text.count(old) != 1:
+        raise ValueError(f"mutant {exercise}/{mutant_id} no longer applies to solutions/{exercise}.py")
+    return text.replace(old, new)
+
+
+def example_files() -> dict[str, bytes]:
+    """The sample class as relative path -> bytes (what examples/submissions/ must hold)."""
+    files: dict[str, bytes] = {}
+
+    def put(student: str, name: str, text: str) -> None:
+        files[f"{student}/{name}"] = text.encode()
+
+    for e in (*NUMPY_EXERCISES, "cnn"):
+        put("ada-perfect", f"{e}.py", solution(e))
+    for e in ("activations", "perceptron", "losses"):
+        put("ben-partial", f"{e}.py", solution(e))
+    for student, (exercise, mutant_id) in CLASSIC_MISTAKES.items():
+        put(student, f"{exercise}.py", with_mistake(exercise, mutant_id))
+        put(student, "losses.py", solution("losses"))
+    for name, text in CRASHING.items():
+        put("gus-crashing", name, text)
+    for name, text in HOSTILE.items():
+        put("hal-hostile", name, text + ("\n" + solution("losses") if name == "losses.py" else ""))
+    files["ivy-notebook.ipynb"] = (SOLUTIONS / LAB_NOTEBOOK).read_bytes()
+    files["jo-zipped.zip"] = zipped({
+        "jo/activations.py": solution("activations"),
+        "jo/losses.py": solution("losses"),
+        "jo/perceptron.py": with_mistake("perceptron", "train-wrong-sign"),
+        "jo/timestamp.txt": "2026-03-01 22:15:03.000000 UTC\n",
+    })
+    return files
+
+
+def zipped(members: dict[str, str]) -> bytes:
+    """A zip with fixed dates, so the same members give the same bytes."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, text in members.items():
+            info = zipfile.ZipInfo(name, date_time=(2026, 3, 1, 22, 15, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o100644 << 16
+            zf.writestr(info, text)
+    return buf.getvalue()
+
+
+def rebuild_examples(dest: Path = EXAMPLES) -> None:
+    """Rewrite the sample class under `dest` from scratch."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    for rel, data in example_files().items():
+        path = dest / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
 
 
 def run(args: argparse.Namespace) -> int:
-    submissions = ROOT / "examples" / "submissions"
-    if not submissions.is_dir():
-        print(f"dlgrade demo: {submissions} is missing (it ships with the source tree)")
+    if args.rebuild_examples:
+        rebuild_examples()
+        print(f"Rebuilt the sample class in {EXAMPLES}")
+        return 0
+    if not EXAMPLES.is_dir():
+        print(f"dlgrade demo: {EXAMPLES} is missing (it ships with the source tree)")
         return 2
-    print(f"Grading the sample class in {submissions} ...")
-    ns = argparse.Namespace(
-        submissions=submissions, out=args.out, only=None, skip="cnn", course=None, unsafe_no_sandbox=False
-    )
-    status = grade.run(ns)
-    print(f"\nResults: {args.out / 'results'}/<student>.json")
+    print(f"Grading the sample class in {EXAMPLES} ...")
+    parser = argparse.ArgumentParser()
+    grade.add_arguments(parser)
+    argv = [str(EXAMPLES), "--out", str(args.out), "--jobs", str(args.jobs)]
+    if not args.with_cnn:
+        argv += ["--skip", "cnn"]
+    status = grade.run(parser.parse_args(argv))
+    grades = args.out / "grades.csv"
+    if grades.exists():
+        print(f"\n{grades}:\n")
+        print(grades.read_text())
+    print(f"Per-student results: {args.out / 'results'}/<student>.json")
     return status

@@ -1,23 +1,55 @@
-"""`dlgrade grade`: grade every submission with the full (hidden) suites into OUT/results/."""
+"""`dlgrade grade`: grade every submission with the full (hidden) suites, in parallel and resumably.
+
+Each student's results file is written atomically as soon as it is graded and records what it
+was graded from (submission content hash, grader version, course.toml hash, exercises), so
+`--resume` after a crash or a kill grades only what is missing or changed. grades.csv and
+gradebook.db are rebuilt from the results at the end of every run.
+"""
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import functools
+import hashlib
+import json
+import os
+import shutil
 import sys
+import tempfile
 import time
+import uuid
 from pathlib import Path
 
-from autograder.config import EXERCISES, ConfigError, load
+from autograder import gradebook
+from autograder.config import EXERCISES, ConfigError, Course, default_path, load
+from autograder.late import deadline_of, lateness, submitted_at
+from autograder.progress import Progress, clock
 from autograder.results import SubmissionResult, TestResult, write_json_atomic
-from autograder.runner import GradingFailed, run_suites
+from autograder.runner import GradingFailed, run_suites, suite_files
+from autograder.submissions import BadSubmission, find_entries, pack, prepare, unpack
+
+PACKAGE_DIRS = ("autograder", "dlref")
+SOURCE_SUFFIXES = (".py", ".json", ".ini", ".toml")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("submissions", type=Path, help="folder with one entry per student")
-    parser.add_argument("--out", type=Path, required=True, help="where results/ is written")
+    parser.add_argument("submissions", type=Path, help="folder with one entry per student (folder, .zip or .ipynb)")
+    parser.add_argument("--out", type=Path, required=True, help="where results/, grades.csv and gradebook.db go")
     parser.add_argument("--only", help="comma-separated exercises to grade")
     parser.add_argument("--skip", help="comma-separated exercises not to grade")
     parser.add_argument("--course", help="course.toml to use")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="submissions graded at once on this machine (default: the number of cores)")
+    parser.add_argument("--dask", metavar="ADDRESS",
+                        help="grade on this Dask distributed cluster (scheduler address) instead of locally")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep results of submissions graded before from the same files, grader and course.toml")
+    parser.add_argument("--assignment", default="dlgrade", help="assignment name in gradebook.db (default: dlgrade)")
     parser.add_argument("--unsafe-no-sandbox", action="store_true", help="grade without bubblewrap (trusted code only!)")
+    parser.add_argument("--cnn-budget", type=float, metavar="SECONDS",
+                        help="training time the CNN's train gets (default: course.toml's budget_cpu_s or budget_gpu_s)")
+    parser.add_argument("--device", choices=("auto", "cpu", "gpu"),
+                        help="where the CNN trains: auto (a GPU if one is usable, the default), cpu, or gpu (fail without one)")
 
 
 def exercises_from(args: argparse.Namespace) -> list[str]:
@@ -30,48 +62,323 @@ def exercises_from(args: argparse.Namespace) -> list[str]:
     return [e for e in chosen if e not in skipped]
 
 
-def submissions_in(folder: Path) -> dict[str, Path]:
-    """Student id -> submission path; duplicates (e.g. `ana/` and `ana.zip`) are an error for that id."""
-    found: dict[str, list[Path]] = {}
-    for entry in sorted(folder.iterdir()):
-        if entry.name.startswith("."):
-            continue
-        student = entry.name if entry.is_dir() else entry.stem
-        found.setdefault(student, []).append(entry)
-    return {s: paths[0] if len(paths) == 1 else paths for s, paths in found.items()}
+def with_suites(exercises: list[str], explicit: bool) -> tuple[list[str], list[str]]:
+    """(exercises that have grading suites, those without); an explicitly chosen one without suites is an error."""
+    have = [e for e in exercises if suite_files([e], hidden=True)]
+    missing = [e for e in exercises if e not in have]
+    if missing and explicit:
+        raise ValueError(f"no grading suites for {', '.join(missing)}")
+    if not have:
+        raise ValueError("no exercise left to grade")
+    return have, missing
 
 
-def grade_one(
-    student: str, entry, exercises: list[str], sandbox: str, course: str | None, timeout: float | None = None
-) -> SubmissionResult:
-    """Grade one submission; a failure of the grader becomes a 'could not grade' result, never an exception."""
+@functools.lru_cache(maxsize=None)
+def grader_version() -> str:
+    """The package version and a hash of the grader's and the reference's sources."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        base = version("dlgrade")
+    except PackageNotFoundError:
+        base = "0+unknown"
+    h = hashlib.sha256()
+    root = Path(__file__).resolve().parent.parent
+    for package in PACKAGE_DIRS:
+        for path in sorted((root / package).rglob("*")):
+            if path.suffix in SOURCE_SUFFIXES and "__pycache__" not in path.parts and path.is_file():
+                h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return f"{base}+{h.hexdigest()[:16]}"
+
+
+def course_hash(course: Course) -> str:
+    """Hash of the parsed course.toml (comments and layout do not count)."""
+    text = json.dumps(dataclasses.asdict(course), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def course_text(args: argparse.Namespace) -> str:
+    """The course.toml the run uses, as text (shipped to every grading task; '' means the defaults)."""
+    path = Path(args.course) if args.course else default_path()
+    return path.read_text() if path.is_file() else ""
+
+
+def suite_env(args: argparse.Namespace) -> dict[str, str]:
+    """DLGRADE_* settings passed to every grading process (options of other commands may add to it)."""
+    from autograder.cnn_sandbox import ENV_BUDGET, ENV_DEVICE
+
+    env = {}
+    if getattr(args, "cnn_budget", None) is not None:
+        env[ENV_BUDGET] = repr(float(args.cnn_budget))
+    if getattr(args, "device", None) is not None:
+        env[ENV_DEVICE] = args.device
+    return env
+
+
+def submission_timeout(args: argparse.Namespace, course: Course, exercises: list[str]) -> float:
+    """course.toml's submission_timeout_s, raised when the CNN's training budget needs more.
+
+    The CNN alone takes its budget (plus a grace period) to train and up to about as long again
+    (and a few minutes) to start TensorFlow, run the public checks and evaluate the model.
+    """
+    timeout = course.limits.submission_timeout_s
+    if "cnn" in exercises:
+        budget = getattr(args, "cnn_budget", None) or max(course.cnn.budget_cpu_s, course.cnn.budget_gpu_s)
+        timeout = max(timeout, 2 * budget + 600.0)
+    return timeout
+
+
+def check_cnn_options(args: argparse.Namespace, exercises: list[str]) -> None:
+    """ValueError for a bad --cnn-budget, or --device gpu on a machine without an NVIDIA GPU."""
+    budget = getattr(args, "cnn_budget", None)
+    if budget is not None and not 0 < budget < 1e6:
+        raise ValueError(f"--cnn-budget {budget:g}: expected a number of seconds > 0")
+    if "cnn" in exercises and getattr(args, "device", None) == "gpu" and not getattr(args, "dask", None):
+        from autograder.cnn_sandbox import nvidia_devices
+
+        if not nvidia_devices():
+            raise ValueError("--device gpu was requested, but this machine has no NVIDIA GPU (no /dev/nvidia* "
+                             "device files); grade with --device cpu or --device auto")
+
+
+def options_of(args: argparse.Namespace) -> dict:
+    """Command-line choices besides the exercises that change grades (recorded for --resume)."""
+    return {k: getattr(args, k) for k in ("device", "cnn_budget") if getattr(args, k, None) is not None}
+
+
+def failed(student: str, reason: str, sandboxed: bool = True) -> dict:
+    """The results dict of a submission that could not be graded."""
+    return SubmissionResult(student=student, could_not_grade=reason, sandboxed=sandboxed).to_dict()
+
+
+def grade_task(student: str, source, exercises: list[str], sandbox: str, course_toml: str,
+               timeout: float | None, env: dict[str, str]) -> dict:
+    """Grade one prepared submission (a folder path, or packed files from another machine); never raises.
+
+    Runs in a local pool slot or on a Dask worker; returns the results dict plus the grader
+    version of the machine it ran on.
+    """
+    from autograder.pool import worker_uid
+
     start = time.monotonic()
     result = SubmissionResult(student=student, sandboxed=sandbox != "none")
-    if isinstance(entry, list):
-        names = ", ".join(p.name for p in entry)
-        result.could_not_grade = f"several submissions for {student} ({names}); keep one"
-    elif not entry.is_dir():
-        result.could_not_grade = f"{entry.name}: unsupported submission type (expected a folder of exercise files)"
-    else:
-        try:
-            data = run_suites(entry, exercises, hidden=True, sandbox=sandbox, course=course, timeout=timeout)
+    try:
+        with tempfile.TemporaryDirectory(prefix="dlgrade-task-") as tmp, worker_uid() as uid:
+            if sandbox == "bwrap":
+                from autograder.sandbox import bwrap_problem
+
+                problem = bwrap_problem()
+                if problem:
+                    raise GradingFailed(f"cannot sandbox student code on {os.uname().nodename}: {problem}")
+            if isinstance(source, dict):
+                folder = Path(tmp) / "submission"
+                folder.mkdir()
+                unpack(source, folder)
+            else:
+                folder = Path(source)
+            course = Path(tmp) / "course.toml"
+            course.write_text(course_toml)
+            data = run_suites(folder, exercises, hidden=True, sandbox=sandbox, course=course, timeout=timeout,
+                              env={**env, "DLGRADE_WORKER_UID": str(uid)})
             result.tests = [TestResult.from_dict(t) for t in data["tests"]]
             result.sandboxed = data.get("sandboxed", result.sandboxed)
             broken = [t.name for t in result.tests if t.grader_error]
             if broken:
                 result.could_not_grade = f"the grader failed on {len(broken)} test(s): {', '.join(broken[:3])}"
-        except GradingFailed as e:
-            result.could_not_grade = str(e)
+            elif not result.tests:
+                result.could_not_grade = "the grading run produced no test results"
+    except GradingFailed as e:
+        result.could_not_grade = str(e)
+    except Exception as e:  # a new way to break the grader: this student only, never the batch
+        result.could_not_grade = f"the grader failed: {type(e).__name__}: {e}"
     result.execution_time = time.monotonic() - start
-    return result
+    out = result.to_dict()
+    out["extra_data"]["grader_version"] = grader_version()
+    return out
+
+
+def read_result(path: Path) -> dict | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def up_to_date(result: dict | None, key: dict) -> bool:
+    """Whether a stored result was graded from the same files, grader, course.toml and choices, completely."""
+    if not result:
+        return False
+    extra = result.get("extra_data", {})
+    return extra.get("grading") == key and not extra.get("could_not_grade") and bool(result.get("tests"))
+
+
+class Batch:
+    """One run of `dlgrade grade`: submissions in, results files as they finish, class files at the end."""
+
+    def __init__(self, args: argparse.Namespace, exercises: list[str], course: Course, sandbox: str, pool):
+        self.args, self.exercises, self.course, self.sandbox, self.pool = args, exercises, course, sandbox, pool
+        self.out: Path = args.out
+        self.results_dir = self.out / "results"
+        self.version = grader_version()
+        self.course_hash = course_hash(course)
+        self.course_toml = course_text(args)
+        self.env = suite_env(args)
+        self.options = options_of(args)
+        self.results: dict[str, dict] = {}
+        self.skipped: list[str] = []
+        self.interrupted = False
+
+    def key(self, content_hash: str, when: str) -> dict:
+        return {"content_hash": content_hash, "grader_version": self.version, "course_hash": self.course_hash,
+                "exercises": list(self.exercises), "options": self.options, "submitted_at": when}
+
+    def resources(self) -> dict | None:
+        if "cnn" in self.exercises and getattr(self.args, "device", None) == "gpu":
+            return {"GPU": 1}
+        return None
+
+    def record(self, student: str, result: dict, meta: dict, progress: Progress, timed: bool = False) -> None:
+        """Add what the run knows about the submission and write results/<student>.json atomically."""
+        extra = result.setdefault("extra_data", {})
+        version = extra.pop("grader_version", self.version)
+        if "key" in meta:
+            extra["grading"] = {**meta["key"], "grader_version": version}
+        extra["submission"] = meta.get("submission", {})
+        late = meta.get("late")
+        if late is not None:
+            extra["late"] = late
+        notes = extra["submission"].get("notes", [])
+        if notes and not result.get("output"):
+            result["output"] = "; ".join(notes)
+        write_json_atomic(self.results_dir / f"{student}.json", result)
+        self.results[student] = result
+        if extra.get("could_not_grade"):
+            line = "could not grade: " + extra["could_not_grade"].splitlines()[0]
+        else:
+            line = f"{result['score']:.2f} / {extra.get('max_score', 0):.2f} in {result.get('execution_time', 0):.1f} s"
+        progress.finished(student, line, timed)
+
+    def run(self) -> None:
+        entries = find_entries(self.args.submissions)
+        self.entries = entries
+        for stale in self.results_dir.glob(".*.tmp"):
+            stale.unlink(missing_ok=True)  # left by a killed run
+        progress = Progress(len(entries))
+        progress.note(f"grading {len(entries)} submission(s) ({', '.join(self.exercises)}) with {self.pool.describe()}")
+        workdir = Path(tempfile.mkdtemp(prefix="dlgrade-grade-"))
+        pending: dict = {}
+        try:
+            for i, (student, entry) in enumerate(entries.items()):
+                job = workdir / f"{i:06d}"
+                job.mkdir()
+                meta: dict = {"submission": {"entry": ", ".join(p.name for p in entry.paths), "kind": entry.kind}}
+                try:
+                    prepared = prepare(entry, job)
+                    when, source, note = submitted_at(entry.paths[0], prepared.folder)
+                except BadSubmission as e:
+                    self.record(student, failed(student, str(e), self.sandbox != "none"), meta, progress)
+                    continue
+                except Exception as e:  # e.g. an unreadable file: this student only
+                    reason = f"could not read the submission: {type(e).__name__}: {e}"
+                    self.record(student, failed(student, reason, self.sandbox != "none"), meta, progress)
+                    continue
+                meta["submission"].update(submitted_at=when.isoformat(), timestamp_source=source,
+                                          notes=prepared.notes + ([note] if note else []))
+                late = lateness(self.course.grading, when)
+                meta["late"] = {"policy": self.course.grading.late_policy, "days_late": late.days_late,
+                                "seconds_late": round(late.seconds_late, 3), "fraction": late.fraction}
+                meta["key"] = self.key(prepared.content_hash, when.isoformat())
+                previous = read_result(self.results_dir / f"{student}.json") if self.args.resume else None
+                if up_to_date(previous, meta["key"]):
+                    self.results[student] = previous
+                    self.skipped.append(student)
+                    progress.skipped(student, "unchanged since its last grading (--resume)")
+                    shutil.rmtree(job, ignore_errors=True)
+                    continue
+                source_arg = pack(prepared.folder) if self.pool.ships_files else str(prepared.folder)
+                future = self.pool.submit(
+                    grade_task, student, source_arg, list(self.exercises), self.sandbox, self.course_toml,
+                    submission_timeout(self.args, self.course, self.exercises), dict(self.env),
+                    key=f"dlgrade-{student}-{uuid.uuid4().hex[:8]}", resources=self.resources(),
+                )
+                pending[future] = (student, meta, job)
+            for future in self.pool.as_completed(pending):
+                student, meta, job = pending[future]
+                try:
+                    result = future.result()
+                except Exception as e:  # the task itself died (e.g. a Dask worker was lost)
+                    result = failed(student, f"the grading task failed: {type(e).__name__}: {e}", self.sandbox != "none")
+                self.record(student, result, meta, progress, timed=True)
+                shutil.rmtree(job, ignore_errors=True)
+        except KeyboardInterrupt:
+            self.interrupted = True
+            self.pool.close(cancel=True)
+        finally:
+            progress.close()
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    def rows(self) -> list[gradebook.Row]:
+        points = {e: self.course.exercise(e).points for e in self.exercises}
+        return [gradebook.row_of(s, self.results[s], self.exercises, points) for s in sorted(self.results)]
+
+    def write_class_files(self) -> list[str]:
+        """grades.csv and gradebook.db; returns problems to report (none expected)."""
+        problems = []
+        gradebook.write_text_atomic(self.out / "grades.csv", gradebook.csv_text(self.rows(), self.exercises))
+        try:
+            gradebook.write_gradebook(self.out / "gradebook.db", self.results, self.args.assignment,
+                                      deadline_of(self.course.grading))
+        except ImportError as e:
+            problems.append(f"gradebook.db not written: nbgrader is not installed ({e}); pip install nbgrader")
+        except Exception as e:
+            problems.append(f"gradebook.db not written: {type(e).__name__}: {e}")
+        return problems
+
+
+def summary(batch: Batch, seconds: float) -> str:
+    """The end-of-run table: counts, mean per exercise, slowest submissions, failures, where things are."""
+    rows = batch.rows()
+    graded = [r for r in rows if r.exercises is not None]
+    failures = {s: r["extra_data"]["could_not_grade"] for s, r in sorted(batch.results.items())
+                if r.get("extra_data", {}).get("could_not_grade")}
+    now = len(batch.results) - len(batch.skipped)
+    lines = [f"Graded {len(graded)} of {len(batch.entries)} submission(s) in {clock(seconds)} with "
+             f"{batch.pool.describe()}: {now} graded now, {len(batch.skipped)} unchanged (--resume), "
+             f"{len(failures)} could not be graded."]
+    if graded:
+        width = max(len("total"), *(len(e) for e in batch.exercises))
+        lines += ["", f"{'exercise':<{width}}  {'mean':>7}  {'max':>7}"]
+        for e in batch.exercises:
+            mean = sum(r.exercises[e] for r in graded) / len(graded)
+            lines.append(f"{e:<{width}}  {mean:7.2f}  {batch.course.exercise(e).points:7.2f}")
+        mean_total = sum(r.total for r in graded) / len(graded)
+        lines.append(f"{'total':<{width}}  {mean_total:7.2f}  {max(r.max_total for r in graded):7.2f}")
+    timed = sorted(((r.get("execution_time", 0.0), s) for s, r in batch.results.items()
+                    if s not in batch.skipped and r.get("execution_time", 0.0) > 0), reverse=True)[:5]
+    if timed:
+        lines += ["", "Slowest: " + ", ".join(f"{s} {t:.1f} s" for t, s in timed)]
+    if failures:
+        lines += ["", "Could not grade:"] + [f"  {s}: {why.splitlines()[0]}" for s, why in failures.items()]
+    lines += ["", f"Results:   {batch.results_dir}/<student>.json", f"Grades:    {batch.out / 'grades.csv'}"]
+    if (batch.out / "gradebook.db").exists():
+        lines.append(f"Gradebook: {batch.out / 'gradebook.db'} (nbgrader)")
+    return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:
+    started = time.monotonic()
     try:
         exercises = exercises_from(args)
-        limits = load(args.course).limits
+        course = load(args.course)
+        deadline_of(course.grading)
+        exercises, without = with_suites(exercises, explicit=bool(args.only))
+        check_cnn_options(args, exercises)
     except (ValueError, ConfigError) as e:
         print(f"dlgrade grade: {e}", file=sys.stderr)
+        return 2
+    if args.jobs < 1:
+        print("dlgrade grade: --jobs must be at least 1", file=sys.stderr)
         return 2
     if not args.submissions.is_dir():
         print(f"dlgrade grade: {args.submissions} is not a folder of submissions", file=sys.stderr)
@@ -89,12 +396,30 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    failed = 0
-    for student, entry in submissions_in(args.submissions).items():
-        result = grade_one(student, entry, exercises, sandbox, args.course, limits.submission_timeout_s)
-        write_json_atomic(args.out / "results" / f"{student}.json", result.to_dict())
-        if result.could_not_grade:
-            failed += 1
-            print(f"{student}: could not grade: {result.could_not_grade}", file=sys.stderr)
-        print(f"{student}: {result.score:.2f} / {result.max_score:.2f} ({result.execution_time:.1f} s)")
-    return 1 if failed else 0
+    from autograder.pool import DaskPool, LocalPool, PoolError
+
+    try:
+        pool = DaskPool(args.dask) if args.dask else LocalPool(args.jobs)
+    except PoolError as e:
+        print(f"dlgrade grade: {e}", file=sys.stderr)
+        return 2
+    if without:
+        print(f"dlgrade grade: no grading suites yet for {', '.join(without)}; not graded", file=sys.stderr)
+    batch = Batch(args, exercises, course, sandbox, pool)
+    try:
+        batch.run()
+    finally:
+        pool.close(cancel=batch.interrupted)
+    if batch.interrupted:
+        print(f"dlgrade grade: interrupted; {len(batch.results)} result(s) kept in {batch.results_dir}. "
+              "Run again with --resume to grade the rest.", file=sys.stderr)
+        return 130
+    problems = batch.write_class_files()
+    print(summary(batch, time.monotonic() - started))
+    failures = sorted(s for s, r in batch.results.items() if r.get("extra_data", {}).get("could_not_grade"))
+    for student in failures:
+        reason = batch.results[student]["extra_data"]["could_not_grade"]
+        print(f"dlgrade grade: could not grade {student}: {reason}", file=sys.stderr)
+    for problem in problems:
+        print(f"dlgrade grade: {problem}", file=sys.stderr)
+    return 1 if failures or problems else 0

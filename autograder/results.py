@@ -129,6 +129,7 @@ def write_json_atomic(path: Path, data: dict) -> None:
             json.dump(data, f, indent=1, sort_keys=False)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600: results are for the course staff's group too
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

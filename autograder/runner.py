@@ -13,7 +13,19 @@ from autograder.config import EXERCISES
 SUITES = Path(__file__).resolve().parent / "suites"
 # The trusted process imports this very copy of the grader (the project's, or an unpacked
 # student bundle's), first on sys.path; -I keeps PYTHONPATH, user site and the cwd out.
-_BOOT = "import sys; sys.path.insert(0, sys.argv.pop(1)); import pytest; raise SystemExit(pytest.main(sys.argv[1:]))"
+# On Linux it dies with its parent (PR_SET_PDEATHSIG), so a killed `dlgrade grade` leaves
+# no orphaned grading behind. --tb=line: the plugin records its own failure details, and
+# pytest's long tracebacks (source parsing per failure) cost more than the tests themselves.
+_BOOT = (
+    "import sys\n"
+    "try:\n"
+    "    import ctypes, os, signal\n"
+    "    ctypes.CDLL(None).prctl(1, signal.SIGKILL)\n"
+    "    if os.getppid() != int(sys.argv[1]): os._exit(1)\n"
+    "except Exception: pass  # not Linux: no PR_SET_PDEATHSIG\n"
+    "del sys.argv[1]\n"
+    "sys.path.insert(0, sys.argv.pop(1)); import pytest; raise SystemExit(pytest.main(sys.argv[1:]))"
+)
 
 
 class GradingFailed(RuntimeError):
@@ -43,20 +55,26 @@ def run_suites(
     sandbox: str = "auto",
     course: Path | None = None,
     timeout: float | None = None,
+    env: dict[str, str] | None = None,
 ) -> dict:
-    """Grade `submission` with the chosen suites; returns the plugin's results dict."""
+    """Grade `submission` with the chosen suites; returns the plugin's results dict.
+
+    `env`: extra DLGRADE_* settings for the trusted process (e.g. DLGRADE_WORKER_UID).
+    """
     files = suite_files(list(exercises or EXERCISES), hidden)
     if not files:
         raise GradingFailed(f"no suites for exercises {', '.join(exercises or EXERCISES)}")
     with tempfile.TemporaryDirectory(prefix="dlgrade-") as tmp:
         results = Path(tmp) / "results.json"
         cmd = [
-            sys.executable, "-I", "-c", _BOOT, str(SUITES.parent.parent), "-p", "autograder.plugin",
-            "-c", str(SUITES / "pytest.ini"), "--rootdir", str(SUITES), "-q", "--no-header",
+            sys.executable, "-I", "-c", _BOOT, str(os.getpid()), str(SUITES.parent.parent), "-p", "autograder.plugin",
+            "-c", str(SUITES / "pytest.ini"), "--rootdir", str(SUITES), "-q", "--no-header", "--tb=line",
             "--submission", str(Path(submission).resolve()), "--results", str(results), "--sandbox", sandbox,
             *map(str, files),
         ]  # fmt: skip
-        extra = {"DLGRADE_COURSE": str(Path(course).resolve())} if course else {}
+        extra = dict(env or {})
+        if course:
+            extra["DLGRADE_COURSE"] = str(Path(course).resolve())
         try:
             proc = subprocess.run(
                 cmd, cwd=tmp, env=trusted_env(extra), capture_output=True, text=True, timeout=timeout

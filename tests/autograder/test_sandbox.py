@@ -391,7 +391,7 @@ def test_not_implemented_missing_function_and_not_submitted(worker):
     r = worker.call("good", "not_a_function")
     assert r.kind == "missing_function" and "non-callable" in r.message
     r = worker.call("conv", "conv2d_forward", np.zeros((1, 3, 3, 1)))
-    assert r.kind == "not_submitted" and r.message == "conv.py is not in the submission"
+    assert r.kind == "not_submitted" and r.message == "conv.py was not submitted"
     assert_alive(worker)
 
 

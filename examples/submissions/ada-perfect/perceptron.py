@@ -1,0 +1,106 @@
+"""The perceptron (slides: "The Perceptron"): weighted sum, non-linearity, Rosenblatt's rule.
+
+Shapes: x (N, m) holds N samples of m inputs, w (m,) the weights, b the bias (a float).
+"""
+# Self-contained rule: this file imports only numpy. What it needs from an
+# earlier exercise is a private copy below (name starting with "_"): fill it in
+# too; your code from activations.py will do.
+import numpy as np
+
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear")
+
+
+def _sigmoid(z):
+    """Stable sigmoid 1 / (1 + exp(-z)), elementwise; z: any shape (as activations.sigmoid).
+
+    Hint: exponentiate only -|z|, then np.where between 1 / (1 + e) and e / (1 + e).
+    """
+    ### BEGIN SOLUTION
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    ### END SOLUTION
+
+
+def weighted_sum(x, w, b):
+    """Pre-activation of one perceptron, z = b + sum_j x_j w_j, for every sample.
+
+    x: (N, m), w: (m,), b: float; returns z: (N,).
+
+    Hint: one matrix-vector product does the sum for all N samples at once.
+    """
+    ### BEGIN SOLUTION
+    x = np.asarray(x, dtype=np.float64)
+    w = np.asarray(w, dtype=np.float64)
+    return b + x @ w
+    ### END SOLUTION
+
+
+def perceptron_forward(x, w, b, activation="sigmoid"):
+    """Output of the perceptron, y_hat = g(b + x @ w).
+
+    x: (N, m), w: (m,), b: float; returns y_hat: (N,).
+    activation: g, one of "sigmoid", "tanh", "relu", "linear" (g(z) = z);
+    any other name raises ValueError (never guess what the caller meant).
+
+    Hint: compute z with weighted_sum, then pick g by name.
+    """
+    ### BEGIN SOLUTION
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {activation!r}; expected one of {ACTIVATIONS}")
+    z = weighted_sum(x, w, b)
+    if activation == "sigmoid":
+        return _sigmoid(z)
+    if activation == "tanh":
+        return np.tanh(z)
+    if activation == "relu":
+        return np.maximum(z, 0.0)
+    return z
+    ### END SOLUTION
+
+
+def perceptron_predict(x, w, b):
+    """Hard class labels of the perceptron: 1 where z = b + x @ w >= 0, else 0.
+
+    x: (N, m), w: (m,), b: float; returns integer labels (N,).
+    The decision boundary is the hyperplane z = 0 (sigmoid(z) = 0.5).
+
+    Hint: compare z with 0 and cast the booleans to int.
+    """
+    ### BEGIN SOLUTION
+    return (weighted_sum(x, w, b) >= 0).astype(np.int64)
+    ### END SOLUTION
+
+
+def perceptron_train(x, y, lr=1.0, epochs=100):
+    """Rosenblatt's perceptron learning rule; returns the learned (w, b).
+
+    x: (N, m) samples, y: (N,) labels in {0, 1}; returns w: (m,) float64 and b: float.
+    Start from w = 0, b = 0. Each epoch visits the samples in order i = 0..N-1:
+        pred_i = 1 if b + x_i @ w >= 0 else 0
+        w += lr * (y_i - pred_i) * x_i
+        b += lr * (y_i - pred_i)
+    (nothing changes when pred_i is right). Stop after `epochs` epochs, or
+    earlier, after the first epoch without a mistake: the data are then
+    separated and nothing would change any more.
+
+    Hint: the update needs the prediction with the current w, b, so the loop
+    over samples cannot be vectorized; count the mistakes of each epoch.
+    """
+    ### BEGIN SOLUTION
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    w = np.zeros(x.shape[1])
+    b = 0.0
+    for _ in range(epochs):
+        mistakes = 0
+        for xi, yi in zip(x, y):
+            pred = 1.0 if b + xi @ w >= 0 else 0.0
+            err = yi - pred
+            if err != 0:
+                w = w + lr * err * xi
+                b = b + lr * err
+                mistakes += 1
+        if mistakes == 0:
+            break
+    return w, float(b)
+    ### END SOLUTION

@@ -1,0 +1,319 @@
+"""Bulk grading logic with a stand-in for the suites: resume keys, failures, exit codes, grades.csv, gradebook.db.
+
+The real suites are exercised in test_grade_bulk.py; here `run_suites` is replaced by a fast,
+predictable fake so that every path of the batch can be checked in milliseconds.
+"""
+import argparse
+import csv
+import io
+import json
+import subprocess
+import sys
+import threading
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from autograder import grade, pool
+from autograder.pool import worker_uid
+from autograder.progress import Progress
+
+EXERCISES = ["activations", "losses"]
+
+
+class FakeSuites:
+    """Two tests per exercise (public 4 points, hidden 6): passed when the file says 'good'."""
+
+    def __init__(self):
+        self.calls: list[Path] = []
+        self.envs: list[dict] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, submission, exercises, *, hidden, sandbox, course, timeout, env):
+        with self.lock:
+            self.calls.append(Path(submission))
+            self.envs.append(dict(env))
+        tests = []
+        for ex in exercises:
+            path = Path(submission) / f"{ex}.py"
+            text = path.read_text() if path.exists() else ""
+            if "BREAK_GRADER" in text:
+                raise RuntimeError("the grader tripped over something new")
+            for fn, kind, top in (("test_public", "public", 4.0), ("test_hidden", "hidden", 6.0)):
+                ok = "good" in text and not (kind == "hidden" and "half" in text)
+                tests.append({"name": f"{ex}: {fn}", "score": top if ok else 0.0, "max_score": top,
+                              "status": "passed" if ok else "failed", "output": "", "visibility": "visible",
+                              "tags": [ex, kind], "extra_data": {"test_id": f"{ex}::{kind}::{fn}", "details": "",
+                                                                 "hint": "", "grader_error": False, "data": {}}})
+        return {"tests": tests, "sandboxed": False}
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    suites = FakeSuites()
+    monkeypatch.setattr(grade, "run_suites", suites)
+    return suites
+
+
+@pytest.fixture
+def klass(tmp_path):
+    """A small class: two good, one half, one empty folder, one zip, one broken zip, one grader breaker."""
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    for student, text in (("ana", "good"), ("bob", "good half"), ("dan", "BREAK_GRADER")):
+        (subs / student).mkdir()
+        for ex in EXERCISES:
+            (subs / student / f"{ex}.py").write_text(text)
+    (subs / "carl").mkdir()
+    with zipfile.ZipFile(subs / "eve.zip", "w") as zf:
+        zf.writestr("eve/activations.py", "good")
+    (subs / "fay.zip").write_bytes(b"PK\x03\x04 truncated")
+    return subs
+
+
+def args_for(subs: Path, out: Path, **kw) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    grade.add_arguments(parser)
+    ns = parser.parse_args([str(subs), "--out", str(out), "--only", ",".join(EXERCISES), "--jobs", "2",
+                            "--unsafe-no-sandbox"])
+    for k, v in kw.items():
+        setattr(ns, k, v)
+    return ns
+
+
+def read_csv(path: Path) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(path.read_text())))
+
+
+def test_batch_grades_everyone_and_reports_failures(fake, klass, tmp_path, capsys):
+    out = tmp_path / "out"
+    status = grade.run(args_for(klass, out))
+    captured = capsys.readouterr()
+    assert status == 1, "some submissions could not be graded"
+    for student, why in (("dan", "the grader failed: RuntimeError"), ("fay", "fay.zip is not a readable zip")):
+        assert f"could not grade {student}: {why}" in captured.err
+        assert why in json.loads((out / "results" / f"{student}.json").read_text())["extra_data"]["could_not_grade"]
+    rows = {r["student"]: r for r in read_csv(out / "grades.csv")}
+    assert list(rows) == ["ana", "bob", "carl", "dan", "eve", "fay"]
+    assert rows["ana"] == {"student": "ana", "activations": "10.00", "losses": "10.00", "late_penalty": "0.00",
+                           "total": "20.00", "max_total": "20.00"}
+    assert (rows["bob"]["activations"], rows["bob"]["total"]) == ("4.00", "8.00")
+    assert rows["carl"]["total"] == "0.00"  # an empty folder is graded: not submitted, zero
+    assert rows["eve"]["activations"] == "10.00" and rows["eve"]["losses"] == "0.00"
+    assert rows["dan"]["total"] == rows["fay"]["total"] == ""  # never a zero that looks like a grade
+    carl = json.loads((out / "results" / "carl.json").read_text())
+    assert "no exercise files found" in carl["output"]
+    assert "Could not grade:" in captured.out and "activations" in captured.out
+    # Each parallel slot ran its sandboxes under its own uid.
+    uids = {int(e["DLGRADE_WORKER_UID"]) for e in fake.envs}
+    assert uids and all(60000 <= u < 61000 for u in uids)
+
+
+def test_all_graded_exits_zero(fake, tmp_path):
+    subs = tmp_path / "subs"
+    (subs / "ana").mkdir(parents=True)
+    (subs / "ana" / "activations.py").write_text("good")
+    assert grade.run(args_for(subs, tmp_path / "out")) == 0
+
+
+def test_resume_grades_only_what_changed(fake, klass, tmp_path):
+    out = tmp_path / "out"
+    grade.run(args_for(klass, out))
+    first_csv = (out / "grades.csv").read_bytes()
+    ana_json = (out / "results" / "ana.json").read_bytes()
+    graded_first = len(fake.calls)
+    assert graded_first == 5  # all but the broken zip
+
+    fake.calls.clear()
+    grade.run(args_for(klass, out, resume=True))
+    # Only the one the grader failed on is tried again; nothing else changed.
+    assert [p.name for p in fake.calls] == ["dan"]
+    assert (out / "grades.csv").read_bytes() == first_csv
+    assert (out / "results" / "ana.json").read_bytes() == ana_json
+
+    fake.calls.clear()
+    (klass / "bob" / "losses.py").write_text("good")
+    grade.run(args_for(klass, out, resume=True))
+    assert sorted(p.name for p in fake.calls) == ["bob", "dan"]
+    assert {r["student"]: r["losses"] for r in read_csv(out / "grades.csv")}["bob"] == "10.00"
+
+    fake.calls.clear()
+    grade.run(args_for(klass, out, resume=True, only="activations"))
+    assert len(fake.calls) == 5, "other exercises: everything is graded again"
+
+    fake.calls.clear()
+    grade.run(args_for(klass, out))
+    assert len(fake.calls) == 5, "without --resume everything is graded again"
+
+
+def test_resume_regrades_when_course_toml_changes(fake, klass, tmp_path):
+    out = tmp_path / "out"
+    course = tmp_path / "course.toml"
+    course.write_text("[exercises.activations]\npoints = 10\n")
+    grade.run(args_for(klass, out, course=str(course)))
+    fake.calls.clear()
+    course.write_text("# a comment changes nothing\n[exercises.activations]\npoints = 10\n")
+    grade.run(args_for(klass, out, course=str(course), resume=True))
+    assert [p.name for p in fake.calls] == ["dan"]
+    fake.calls.clear()
+    course.write_text("[exercises.activations]\npoints = 20\n")
+    grade.run(args_for(klass, out, course=str(course), resume=True))
+    assert len(fake.calls) == 5
+
+
+def test_resume_regrades_when_the_grader_changes(fake, klass, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    grade.run(args_for(klass, out))
+    fake.calls.clear()
+    monkeypatch.setattr(grade, "grader_version", lambda: "9.9.9+other")
+    grade.run(args_for(klass, out, resume=True))
+    assert len(fake.calls) == 5
+
+
+def test_late_penalty_in_grades_and_results(fake, tmp_path):
+    subs = tmp_path / "subs"
+    for student, stamp in (("ana", "2026-03-01 10:00:00.000000 UTC"), ("bob", "2026-03-03 10:00:00.000000 UTC")):
+        (subs / student).mkdir(parents=True)
+        (subs / student / "activations.py").write_text("good")
+        (subs / student / "losses.py").write_text("good half")
+        (subs / student / "timestamp.txt").write_text(stamp)
+    course = tmp_path / "course.toml"
+    course.write_text('[grading]\nlate_policy = "per_day"\nlate_percent_per_day = 25\n'
+                      'deadline = "2026-03-01T12:00:00+00:00"\n')
+    out = tmp_path / "out"
+    assert grade.run(args_for(subs, out, course=str(course))) == 0
+    rows = {r["student"]: r for r in read_csv(out / "grades.csv")}
+    assert (rows["ana"]["late_penalty"], rows["ana"]["total"]) == ("0.00", "14.00")
+    # bob: 46 hours late = 2 started days = 50 % of 14 points.
+    assert (rows["bob"]["late_penalty"], rows["bob"]["total"]) == ("7.00", "7.00")
+    late = json.loads((out / "results" / "bob.json").read_text())["extra_data"]["late"]
+    assert late["days_late"] == 2 and late["fraction"] == 0.5
+
+
+def test_gradebook_holds_the_same_totals_as_grades_csv(fake, klass, tmp_path):
+    from nbgrader.api import Gradebook, MissingEntry
+
+    out = tmp_path / "out"
+    grade.run(args_for(klass, out))
+    rows = {r["student"]: r for r in read_csv(out / "grades.csv")}
+    with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
+        assignment = gb.find_assignment("dlgrade")
+        assert sorted(nb.name for nb in assignment.notebooks) == EXERCISES
+        cells = {c.name: c.max_score for c in gb.find_notebook("activations", "dlgrade").grade_cells}
+        assert cells == {"public:test_public": 4.0, "hidden:test_hidden": 6.0}
+        assert sorted(s.id for s in gb.students) == sorted(rows)
+        for student, row in rows.items():
+            if row["total"] == "":
+                with pytest.raises(MissingEntry):
+                    gb.find_submission("dlgrade", student)
+                continue
+            sub = gb.find_submission("dlgrade", student)
+            assert sub.score - sub.late_submission_penalty == pytest.approx(float(row["total"]), abs=0.005)
+            assert sub.max_score == pytest.approx(float(row["max_total"]))
+            for ex in EXERCISES:
+                nb = gb.find_submission_notebook(ex, "dlgrade", student)
+                assert nb.score == pytest.approx(float(row[ex]), abs=0.005)
+
+
+def test_nbgrader_export_sees_the_grades(fake, klass, tmp_path):
+    out = tmp_path / "out"
+    grade.run(args_for(klass, out))
+    nbgrader = Path(sys.executable).with_name("nbgrader")
+    if not nbgrader.exists():
+        pytest.skip("the nbgrader command is not installed beside this Python")
+    export = tmp_path / "export.csv"
+    done = subprocess.run([str(nbgrader), "export", f"--CourseDirectory.root={out}", "--to", str(export)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    exported = {r["student_id"]: r for r in csv.DictReader(io.StringIO(export.read_text()))}
+    for row in read_csv(out / "grades.csv"):
+        e = exported[row["student"]]
+        assert e["assignment"] == "dlgrade"
+        if row["total"]:
+            assert float(e["score"]) == pytest.approx(float(row["total"]), abs=0.005)
+            assert float(e["max_score"]) == pytest.approx(float(row["max_total"]))
+        else:
+            assert e["timestamp"] == ""  # not graded: nbgrader lists the student without a submission
+
+
+def test_bad_usage_exits_2(fake, klass, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert grade.run(args_for(klass, out, only="convolution")) == 2
+    assert "unknown exercise 'convolution'" in capsys.readouterr().err
+    assert grade.run(args_for(tmp_path / "nope", out)) == 2
+    assert grade.run(args_for(klass, out, jobs=0)) == 2
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[grading]\ndeadline = "next friday"\n')
+    assert grade.run(args_for(klass, out, course=str(bad))) == 2
+    assert "deadline" in capsys.readouterr().err
+    assert not fake.calls and not out.exists()
+
+
+def test_stale_temporary_files_of_a_killed_run_are_removed(fake, tmp_path):
+    subs = tmp_path / "subs"
+    (subs / "ana").mkdir(parents=True)
+    (subs / "ana" / "activations.py").write_text("good")
+    out = tmp_path / "out"
+    (out / "results").mkdir(parents=True)
+    (out / "results" / ".ana.json.x1y2.tmp").write_text("{half")
+    grade.run(args_for(subs, out))
+    assert sorted(p.name for p in (out / "results").iterdir()) == ["ana.json"]
+
+
+class FakeTty(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_plain_lines_without_a_terminal():
+    stream = io.StringIO()
+    p = Progress(3, stream=stream)
+    p.finished("ana", "10.00 / 10.00")
+    p.skipped("bob", "unchanged")
+    p.finished("carl", "could not grade: x", timed=False)
+    p.close()
+    lines = stream.getvalue().splitlines()
+    assert lines[0].startswith("[1/3] ana: 10.00 / 10.00 (ETA ")
+    assert lines[1].startswith("[2/3] bob: unchanged")
+    assert lines[2] == "[3/3] carl: could not grade: x"
+    assert "\r" not in stream.getvalue()
+
+
+def test_progress_bar_on_a_terminal():
+    stream = FakeTty()
+    p = Progress(4, stream=stream, tick=0.01)
+    p.finished("ana", "ok")
+    text = stream.getvalue()
+    p.close()
+    assert "\r\x1b[2Kana: ok\n" in text
+    assert "grading [" in text and "1/4" in text and "ETA" in text
+    assert stream.getvalue().endswith("\r\x1b[2K")
+
+
+def test_unreachable_dask_scheduler_is_bad_usage(fake, klass, tmp_path, capsys, monkeypatch):
+    pytest.importorskip("distributed")
+    monkeypatch.setattr(pool, "DASK_CONNECT_TIMEOUT", 0.5)
+    assert grade.run(args_for(klass, tmp_path / "out", dask="tcp://127.0.0.1:9")) == 2
+    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in capsys.readouterr().err
+    assert not fake.calls
+
+
+def test_cnn_on_gpu_asks_dask_for_a_gpu_worker(klass, tmp_path):
+    from autograder.config import Course
+
+    def resources(exercises, **kw):
+        return grade.Batch(args_for(klass, tmp_path, **kw), exercises, Course(), "none", None).resources()
+
+    assert resources(["cnn"], device="gpu") == {"GPU": 1}
+    assert resources(["cnn"], device="cpu") is None
+    assert resources(["activations"], device="gpu") is None
+    assert resources(["cnn"]) is None
+
+
+def test_worker_uids_are_distinct_while_leased():
+    with worker_uid() as a, worker_uid() as b, worker_uid() as c:
+        assert len({a, b, c}) == 3
+        assert all(pool.UID_BASE <= u < pool.UID_BASE + pool.UID_SLOTS for u in (a, b, c))
+    with worker_uid() as d, worker_uid() as e:
+        assert d != e
