@@ -509,3 +509,22 @@ def test_gpu_files_that_no_backend_can_use(monkeypatch):
         cnn_sandbox.plan_device("gpu", devices=["/dev/zero"])
     plan = cnn_sandbox.plan_device("auto", devices=["/dev/zero"])
     assert not plan.gpu and plan.devices == () and "no Keras backend sees a GPU" in plan.note
+
+
+@needs_grading
+def test_notebook_submission_grades_like_the_py(tmp_path_factory, course_file, solution_graded):
+    """The lab notebook, submitted alone, is graded through its code cells exactly as cnn.py is."""
+    from autograder import submissions
+
+    entries = tmp_path_factory.mktemp("class")
+    shutil.copy2(ROOT / "solutions" / "cnn_fashion_mnist.ipynb", entries / "nora.ipynb")
+    prepared = submissions.prepare(submissions.find_entries(entries)["nora"], tmp_path_factory.mktemp("work"))
+    assert (prepared.folder / "cnn.py").is_file() and "as cnn.py" in " ".join(prepared.notes)
+    tests = _grade_hidden(prepared.folder, course_file)
+    assert set(tests) == set(solution_graded)
+    assert not [t["name"] for t in tests.values() if t["extra_data"]["grader_error"]]
+    for name in ("test_model_loads_safely", "test_parameter_count", "test_has_conv_and_pooling",
+                 "test_accuracy_at_least[0.775]"):
+        assert tests[name]["status"] == solution_graded[name]["status"] == "passed", (name, tests[name]["extra_data"]["details"])
+    # The same model answer in both forms: the same architecture, so the same parameter count.
+    assert _report(tests)["params"] == _report(solution_graded)["params"]
