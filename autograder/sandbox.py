@@ -181,6 +181,9 @@ def bwrap_args(*, runtime: str, submission: str, python_dirs: list[str], hidden:
             args += ["--symlink", os.readlink(top), top]
         elif os.path.isdir(top):
             args += ["--ro-bind", top, top]
+    # The private /tmp first: a project (and so its venv) may itself live under /tmp, and a
+    # tmpfs mounted later would hide the venv bound there.
+    args += ["--perms", "1777", "--size", str(limits.tmp_size), "--tmpfs", "/tmp"]
     targets = [*ETC_FILES, *python_dirs, SANDBOX_RUNTIME, SANDBOX_SUBMISSION]
     if output_dir is not None:
         targets.append(SANDBOX_OUTPUT)
@@ -200,7 +203,6 @@ def bwrap_args(*, runtime: str, submission: str, python_dirs: list[str], hidden:
         if not device.startswith("/dev/") or ".." in device.split("/"):
             raise ValueError(f"not a device path: {device!r}")
         args += ["--dev-bind", device, device]
-    args += ["--perms", "1777", "--size", str(limits.tmp_size), "--tmpfs", "/tmp"]
     args += ["--remount-ro", "/", "--chdir", SANDBOX_SUBMISSION, "--clearenv"]
     for key, value in env.items():
         args += ["--setenv", key, value]
@@ -213,7 +215,7 @@ def _parents_to_create(targets: list[str]) -> list[str]:
     out: set[str] = set()
     for target in targets:
         p = Path(target).parent
-        while str(p) not in ("/", "/usr") and not str(p).startswith("/usr/"):
+        while str(p) not in ("/", "/usr", "/tmp") and not str(p).startswith("/usr/"):
             out.add(str(p))
             p = p.parent
     return sorted(out, key=lambda s: (s.count("/"), s))

@@ -8,6 +8,7 @@ outside the sandbox changed.
 import os
 import resource
 import socket
+import subprocess
 import sys
 import textwrap
 import time
@@ -822,3 +823,28 @@ def test_signal_names_in_crash_messages(tmp_path):
             assert r.kind == "crashed"
             assert r.message == ("the worker process died with signal SIGSEGV while running segv "
                                  "(a segmentation fault)")
+
+
+def test_a_venv_under_tmp_stays_visible():
+    """The private /tmp is mounted before the binds: a project checked out under /tmp keeps its venv."""
+    args = S.bwrap_args(runtime="/r", submission="/s", python_dirs=["/tmp/ci/clone/.venv"], hidden=[],
+                        empty_dir="/e", env={}, limits=Limits(), privileged=True, uid=65534, gid=65534, info_fd=9)
+    text = " ".join(args)
+    assert text.index("--tmpfs /tmp") < text.index("--dir /tmp/ci/clone") < text.index("--ro-bind /tmp/ci/clone/.venv")
+    assert "--dir /tmp " not in text  # /tmp keeps the tmpfs' 1777, not 0755
+
+
+@pytest.mark.skipif(not S.bwrap_available(), reason="bubblewrap unavailable")
+def test_worker_runs_from_a_venv_under_tmp(tmp_path):
+    """End to end: a venv whose path is under /tmp (as in a CI clone) starts the sandboxed worker."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True)
+    site = next((venv / "lib").glob("python*/site-packages"))
+    (site / "outer.pth").write_text(str(VENV_SITE) + "\n")  # numpy from the project's venv
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "m.py").write_text("def f(x):\n    return x + 1\n")
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); from autograder.sandbox import Worker; "
+            "w = Worker(sys.argv[2], sandbox='bwrap'); r = w.call('m', 'f', 41); print(r.ok, r.value, r.message); w.close()")
+    done = subprocess.run([str(venv / "bin" / "python"), "-c", code, str(PROJECT), str(tmp_path / "sub")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "True 42", done.stdout + done.stderr
