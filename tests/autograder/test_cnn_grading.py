@@ -280,7 +280,9 @@ def look_for_the_test_split():
                 pass
     for top in ("/usr/share", "/tmp", "/out", "/submission", os.path.expanduser("~")):
         for root, dirs, files in os.walk(top):
-            found += [f for f in files if f.startswith("t10k") or "fashion" in f.lower()]
+            # The test split's files by name (Keras' own fashion_mnist.py modules are visible
+            # wherever the venv is, e.g. under /tmp in a CI clone: they are code, not data).
+            found += [f for f in files if f.startswith("t10k") or (f.endswith((".gz", ".npz", ".npy")) and "fashion" in f.lower())]
     try:
         keras.datasets.fashion_mnist.load_data()
         loaded = 1.0
