@@ -24,7 +24,7 @@ from autograder import gradebook
 from autograder.config import EXERCISES, ConfigError, Course, default_path, load
 from autograder.late import deadline_of, lateness, submitted_at
 from autograder.progress import Progress, clock
-from autograder.results import SubmissionResult, TestResult, write_json_atomic
+from autograder.results import SubmissionResult, TestResult, write_json_atomic, write_text_atomic
 from autograder.runner import GradingFailed, run_suites, suite_files
 from autograder.submissions import BadSubmission, find_entries, pack, prepare, unpack
 
@@ -325,7 +325,7 @@ class Batch:
     def write_class_files(self) -> list[str]:
         """grades.csv and gradebook.db; returns problems to report (none expected)."""
         problems = []
-        gradebook.write_text_atomic(self.out / "grades.csv", gradebook.csv_text(self.rows(), self.exercises))
+        write_text_atomic(self.out / "grades.csv", gradebook.csv_text(self.rows(), self.exercises))
         try:
             gradebook.write_gradebook(self.out / "gradebook.db", self.results, self.args.assignment,
                                       deadline_of(self.course.grading))

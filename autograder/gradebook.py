@@ -73,28 +73,6 @@ def csv_text(rows: list[Row], exercises: list[str]) -> str:
     return buf.getvalue()
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Replace `path` with `text` in one step (a killed run leaves the old file or the new one)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 would hide the grades from the TAs' group
-        with os.fdopen(fd, "w", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def cell_name(test: dict) -> str:
     """The grade cell a test counts towards: 'public:test_fn' or 'hidden:test_fn' (parameters together)."""
     test_id = test.get("extra_data", {}).get("test_id", test["name"])  # "<exercise>::<visibility>::<test>[<params>]"
