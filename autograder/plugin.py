@@ -6,7 +6,6 @@ CLI option -> environment variable -> course.toml.
 """
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
@@ -238,7 +237,3 @@ def score(tests: list[TestResult], course: course_config.Course) -> list[TestRes
         t.score = t.max_score if t.passed else 0.0
     return tests
 
-
-def read_results(path: Path) -> dict:
-    """Load what the plugin wrote."""
-    return json.loads(Path(path).read_text())

@@ -17,11 +17,6 @@ def arrays(shape=None, low: float = -10.0, high: float = 10.0, max_dims: int = 3
     return hnp.arrays(np.float64, shape, elements=floats(low, high))
 
 
-def away_from(values: np.ndarray, point: float = 0.0, gap: float = 1e-3) -> bool:
-    """True when no element lies within gap of point (keeps gradient checks off kinks)."""
-    return bool(np.all(np.abs(np.asarray(values) - point) > gap))
-
-
 def one_hot(labels: np.ndarray, k: int) -> np.ndarray:
     """(N,) integer labels -> (N, k) float64 one-hot."""
     return np.eye(k)[np.asarray(labels)]
