@@ -7,8 +7,10 @@ import sys
 COMMANDS = {
     "check": ("autograder.check", "run the public checks on your exercise files"),
     "grade": ("autograder.grade", "grade every submission with the full suites"),
+    "report": ("autograder.report", "render feedback and the class summary from OUT/results"),
     "release": ("autograder.release", "regenerate exercises/ from solutions/"),
     "demo": ("autograder.demo", "grade the bundled sample submissions"),
+    "gradescope": ("autograder.gradescope", "build the Gradescope autograder bundle (a .zip)"),
 }
 
 

@@ -209,4 +209,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"\n{grades}:\n")
         print(grades.read_text())
     print(f"Per-student results: {args.out / 'results'}/<student>.json")
+    if (args.out / "summary.html").exists():
+        print(f"Feedback for each student: {args.out / 'feedback'}/<student>.html (and .md)")
+        print(f"Class summary: {args.out / 'summary.html'}")
     return status

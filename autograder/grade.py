@@ -50,6 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="training time the CNN's train gets (default: course.toml's budget_cpu_s or budget_gpu_s)")
     parser.add_argument("--device", choices=("auto", "cpu", "gpu"),
                         help="where the CNN trains: auto (a GPU if one is usable, the default), cpu, or gpu (fail without one)")
+    parser.add_argument("--no-report", action="store_true",
+                        help="do not render feedback/ and summary.html at the end (`dlgrade report OUT` does it later)")
 
 
 def exercises_from(args: argparse.Namespace) -> list[str]:
@@ -366,6 +368,19 @@ def summary(batch: Batch, seconds: float) -> str:
     return "\n".join(lines)
 
 
+def write_report_files(out: Path, problems: list[str]) -> bool:
+    """Render feedback/ and summary.html; a failure becomes a problem, the grades are already written."""
+    from autograder import report
+
+    try:
+        report.write_reports(out, problems=problems)
+    except Exception as e:  # noqa: BLE001 - the reports can be rendered again with `dlgrade report`
+        problems.append(f"feedback and summary.html not written: {type(e).__name__}: {e}; "
+                        f"run `dlgrade report {out}` once it is fixed")
+        return False
+    return True
+
+
 def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     try:
@@ -415,7 +430,10 @@ def run(args: argparse.Namespace) -> int:
               "Run again with --resume to grade the rest.", file=sys.stderr)
         return 130
     problems = batch.write_class_files()
+    reported = False if getattr(args, "no_report", False) else write_report_files(args.out, problems)
     print(summary(batch, time.monotonic() - started))
+    if reported:
+        print(f"Feedback:  {args.out / 'feedback'}/<student>.html and .md\nSummary:   {args.out / 'summary.html'}")
     failures = sorted(s for s, r in batch.results.items() if r.get("extra_data", {}).get("could_not_grade"))
     for student in failures:
         reason = batch.results[student]["extra_data"]["could_not_grade"]

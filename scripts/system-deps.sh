@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the project uses (bwrap sandbox, Fashion-MNIST files) when root; else says what to install.
+# Installs the Debian packages the project uses (bwrap sandbox, Fashion-MNIST files, Chromium for the
+# report screenshots and their browser test) when root; else says what to install.
 set -u
 missing=()
 command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
 [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || missing+=(dataset-fashion-mnist)
+command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || missing+=(chromium)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "system-deps: installing ${missing[*]}"
