@@ -78,6 +78,27 @@ class Cnn:
     )
 
 
+VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
+
+
+@dataclass(frozen=True)
+class Gradescope:
+    """The Gradescope autograder bundle (`dlgrade gradescope`) and how its results are shown."""
+
+    public_visibility: str = _key("when students see the public tests' results: " + " | ".join(VISIBILITIES),
+                                  "visible", choices=VISIBILITIES)
+    hidden_visibility: str = _key("when students see the hidden tests' results (names, scores; never their details)",
+                                  "after_due_date", choices=VISIBILITIES)
+    visibility: str = _key("when students see the whole result (the total score and the summary)",
+                           "visible", choices=VISIBILITIES)
+    stdout_visibility: str = _key("when students see the grader's log (run_autograder's output)", "hidden",
+                                  choices=VISIBILITIES)
+    sandbox: str = _key("how student code runs: bwrap (refuse without bubblewrap), auto (bubblewrap if it works in "
+                        "the container, else a plain process as an unprivileged uid) or none (always the latter)",
+                        "auto", choices=("bwrap", "auto", "none"))
+    with_cnn: bool = _key("also grade the Keras CNN: installs the `tf` extra (large) and needs bubblewrap", False)
+
+
 @dataclass(frozen=True)
 class Exercise:
     """One exercise's points and per-test weights."""
@@ -95,6 +116,7 @@ class Course:
     limits: Limits = _key("sandbox limits", Limits)
     grading: Grading = _key("grading settings", Grading)
     cnn: Cnn = _key("the CNN task", Cnn)
+    gradescope: Gradescope = _key("the Gradescope autograder bundle", Gradescope)
     exercises: dict = _key("exercise name -> Exercise", dict)
 
     def exercise(self, name: str) -> Exercise:
@@ -124,6 +146,10 @@ def _coerce(f: dataclasses.Field, value: Any, where: str) -> Any:
     default = f.metadata.get("example", f.default)
     choices = f.metadata.get("choices")
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where} = {value!r}: expected true or false ({f.metadata['description']})")
     if isinstance(default, float) and number or isinstance(default, int) and isinstance(value, int) and number:
         if value < 0:
             raise ConfigError(f"{where} = {value!r}: must not be negative ({f.metadata['description']})")
@@ -151,6 +177,7 @@ def parse(data: dict, where: str = "course.toml") -> Course:
         "limits": Limits,
         "grading": Grading,
         "cnn": Cnn,
+        "gradescope": Gradescope,
     }
     built: dict[str, Any] = {k: _build(cls, data.pop(k, {}), f"{where}: [{k}]") for k, cls in sections.items()}
     exercises = {}

@@ -44,7 +44,13 @@ started in a thread dies when that thread exits.
 the rlimits, a cleared environment, a temporary cwd): no isolation at all
 (the student code runs as the caller, can read and write what the caller can,
 kill the grader and leave daemons behind). It exists for students' laptops
-without bwrap; callers print a notice or refuse (see `Worker.sandboxed`).
+without bwrap and for containers where bwrap cannot run (Gradescope's); callers
+print a notice or refuse (see `Worker.sandboxed`). Started by root, it drops to
+the Worker's uid/gid like the sandboxed worker does, so student code can read
+and write only what that uid may (the caller keeps its secrets 0700/0600); when
+this Python is unusable by that uid (installed where only root can read, see
+`drop_problem`) it runs as root, unless $DLGRADE_REQUIRE_DROP=1 (Gradescope's
+run), which makes the worker refuse to start instead.
 
 Extra permissions a caller may give one Worker (the CNN's, see cnn_sandbox.py),
 none of them given by default: grader `drivers` shipped beside worker.py; a
@@ -307,6 +313,28 @@ def bwrap_problem() -> str | None:
 def bwrap_available() -> bool:
     """Whether `sandbox="auto"` will use bubblewrap."""
     return bwrap_problem() is None
+
+
+# "1": a worker started by root with sandbox="none" refuses to start as root when it cannot drop.
+ENV_REQUIRE_DROP = "DLGRADE_REQUIRE_DROP"
+
+
+@functools.lru_cache(maxsize=None)
+def drop_problem(uid: int, gid: int, stage_parent: str | None = None) -> str | None:
+    """None when this Python imports numpy after dropping from root to uid/gid (and can reach
+    `stage_parent`, where stages are made), else why not (cached)."""
+    parent = stage_parent or tempfile.gettempdir()
+    code = (f"import os, sys; os.setgroups([]); os.setresgid({gid}, {gid}, {gid}); "
+            f"os.setresuid({uid}, {uid}, {uid}); import numpy; os.stat(os.path.join(sys.argv[1], '.'))")
+    try:
+        done = subprocess.run([sys.executable, "-I", "-c", code, parent], stdin=subprocess.DEVNULL,
+                              capture_output=True, cwd="/", timeout=60, check=False)
+    except (OSError, subprocess.SubprocessError) as e:
+        return f"the probe as uid {uid} failed: {e}"
+    if done.returncode != 0:
+        tail = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or [f"exit {done.returncode}"]
+        return f"{sys.executable} (with numpy, and {parent}) is not usable as uid {uid}: {tail[0][-300:]}"
+    return None
 
 
 # --- the staged copy of the submission and the worker's files ----------------------------
@@ -852,6 +880,18 @@ class Worker:
             self._stage_error = CallResult(ok=False, kind="too_large",
                                            message=f"the submission folder holds {e}")
 
+    def _drop_ids(self) -> list[int] | CallResult | None:
+        """[uid, gid] the worker started by root drops to; None: it stays root; a CallResult: it must not start."""
+        if self.sandboxed:
+            return [self.uid, self.gid]
+        problem = drop_problem(self.uid, self.gid, os.path.dirname(self._stage.root))
+        if problem is None:
+            return [self.uid, self.gid]
+        if os.environ.get(ENV_REQUIRE_DROP) == "1":
+            return CallResult(ok=False, kind="crashed",
+                              message=f"the grader refused to run student code as root: {problem}")
+        return None  # a Python only root can use (e.g. under /root): unsandboxed as before
+
     def _start(self, started: float) -> _Process | CallResult:
         stage, lim = self._stage, self.limits
         req_r, req_w = os.pipe()
@@ -861,20 +901,25 @@ class Worker:
         for fd in (req_w, resp_w, out_w):
             _set_pipe_size(fd)
         privileged = os.geteuid() == 0
+        drop = self._drop_ids() if privileged else None
+        if isinstance(drop, CallResult):
+            for fd in (req_r, req_w, resp_r, resp_w, out_r, out_w, info_r, info_w):
+                os.close(fd)
+            return drop
         config = {
             "req": req_r, "resp": resp_w, "max_bytes": lim.message_bytes,
             "limits": {"as": lim.address_space, "cpu": lim.cpu_seconds,
                        "nproc": lim.processes, "fsize": lim.file_size, "core": 0,
                        "nofile": 256},
-            "drop": [self.uid, self.gid] if self.sandboxed and privileged else None,
+            "drop": drop,
         }
+        if drop and self.output_dir is not None:
+            # The worker drops to uid: the output directory must be its own (and no one else's).
+            os.chown(self.output_dir, self.uid, self.gid)
+            os.chmod(self.output_dir, 0o700)
         python = [sys.executable, "-I", "-B", "-X", "utf8"]
         if self.sandboxed:
             config.update(submission=SANDBOX_SUBMISSION, cwd=SANDBOX_SUBMISSION)
-            if self.output_dir is not None and privileged:
-                # The worker drops to uid: the output directory must be its own (and no one else's).
-                os.chown(self.output_dir, self.uid, self.gid)
-                os.chmod(self.output_dir, 0o700)
             dirs = python_dirs()
             argv = [*bwrap_args(runtime=stage.runtime, submission=stage.submission,
                                 python_dirs=dirs, hidden=[*hidden_paths(dirs), *self.hide],
