@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 from autograder.config import Tolerances
 from autograder.expect import assert_close, matching_hint
-from autograder.feedback import describe_call
+from autograder.feedback import CallText
 from autograder.mistakes import hints_for
 from autograder.student import StudentFunction
 
@@ -20,7 +20,7 @@ def agree(
     assert_close(
         got,
         expected,
-        call=describe_call(student_fn.name, args, kwargs),
+        call=CallText(student_fn.name, args, kwargs),
         tol=tol,
         hints=lambda g: hint(student_fn.module, student_fn.name, args, kwargs, g, tol),
         what=what,

@@ -6,14 +6,14 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from autograder.config import Tolerances
-from autograder.feedback import Mismatch, abbrev, describe_call, difference
+from autograder.feedback import CallText, Mismatch, abbrev, difference
 
 # A hint source: pairs (hint text, what the mistaken code would have returned), or a callable giving the hint.
 Hints = Iterable[tuple[str, Any]] | Callable[[Any], str] | None
 
 
 def assert_close(
-    got: Any, expected: Any, *, call: str, tol: Tolerances, hints: Hints = None, what: str = "", warned: list | None = None
+    got: Any, expected: Any, *, call: "str | CallText", tol: Tolerances, hints: Hints = None, what: str = "", warned: list | None = None
 ) -> None:
     """Fail with expected vs got, the largest error and where, and a hint if `got` matches a known mistake."""
     diff = difference(got, expected, tol.rtol, tol.atol)
@@ -38,12 +38,12 @@ def matching_hint(got: Any, hints: Hints, tol: Tolerances) -> str:
     return ""
 
 
-def call_text(function: str, *args: Any, **kwargs: Any) -> str:
-    """Describe a call for messages, e.g. `relu(array float64 (3,) [-1, 0, 2])`."""
-    return describe_call(function, args, kwargs)
+def call_text(function: str, *args: Any, **kwargs: Any) -> CallText:
+    """Describe a call for messages, e.g. `relu(array float64 (3,) [-1, 0, 2])` (rendered when used)."""
+    return CallText(function, args, kwargs)
 
 
-def array_like(got: Any, like: np.ndarray, call: str) -> np.ndarray:
+def array_like(got: Any, like: np.ndarray, call: "str | CallText") -> np.ndarray:
     """The student's result as a float64 array of `like`'s shape, or a failure saying what it was instead."""
     if not isinstance(got, np.ndarray) or got.dtype.kind not in "iufb":
         raise Mismatch(f"{call} returned {abbrev(got, 4)}; expected a numeric numpy array of shape {like.shape}")

@@ -69,6 +69,46 @@ def describe_call(function: str, args: tuple, kwargs: dict) -> str:
     return f"{function}({', '.join(parts)})"
 
 
+class CallText:
+    """`describe_call`'s text, rendered only if a message uses it: most calls pass, and rendering
+    arrays costs more than the call itself. Arguments are copied now, as the caller may change them."""
+
+    __slots__ = ("_call", "_text")
+
+    def __init__(self, function: str, args: tuple, kwargs: dict):
+        self._call = (function, _frozen(args), _frozen(kwargs))
+        self._text: str | None = None
+
+    def __str__(self) -> str:
+        if self._text is None:
+            self._text = describe_call(*self._call)
+            self._call = None
+        return self._text
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+    def __add__(self, other: str) -> str:
+        return str(self) + other
+
+    def __radd__(self, other: str) -> str:
+        return other + str(self)
+
+    def __repr__(self) -> str:
+        return repr(str(self))
+
+
+def _frozen(value: Any) -> Any:
+    """A copy of the arrays in value (nested in tuples, lists and dicts); other values as they are."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, (tuple, list)):
+        return type(value)(_frozen(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _frozen(v) for k, v in value.items()}
+    return value
+
+
 def _kind(value: Any) -> str:
     if isinstance(value, np.ndarray):
         return "array"

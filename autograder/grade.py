@@ -20,7 +20,7 @@ import time
 import uuid
 from pathlib import Path
 
-from autograder import gradebook
+from autograder import gradebook, reuse
 from autograder.config import EXERCISES, ConfigError, Course, default_path, load
 from autograder.late import deadline_of, lateness, submitted_at
 from autograder.progress import Progress, clock
@@ -44,6 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="grade on this Dask distributed cluster (scheduler address) instead of locally")
     parser.add_argument("--resume", action="store_true",
                         help="keep results of submissions graded before from the same files, grader and course.toml")
+    parser.add_argument("--no-reuse", action="store_true",
+                        help="grade every file even when an identical one was graded before (see autograder/reuse.py)")
     parser.add_argument("--assignment", default="dlgrade", help="assignment name in gradebook.db (default: dlgrade)")
     parser.add_argument("--unsafe-no-sandbox", action="store_true", help="grade without bubblewrap (trusted code only!)")
     parser.add_argument("--cnn-budget", type=float, metavar="SECONDS",
@@ -215,6 +217,37 @@ def up_to_date(result: dict | None, key: dict) -> bool:
     return extra.get("grading") == key and not extra.get("could_not_grade") and bool(result.get("tests"))
 
 
+@dataclasses.dataclass
+class Job:
+    """A prepared submission: what is known of its exercises' results, and what is being graded."""
+
+    student: str
+    meta: dict
+    folder: Path
+    jobdir: Path
+    files: dict  # the prepared folder's files (submissions.pack), to make its views from
+    keys: dict[str, str]  # exercise -> reuse key of its view ({} when reuse is off)
+    tests: dict[str, list[dict]] = dataclasses.field(default_factory=dict)  # exercise -> graded tests
+    reused: list[str] = dataclasses.field(default_factory=list)  # exercises whose tests came from the store
+    inflight: set[str] = dataclasses.field(default_factory=set)  # exercises a running task grades
+    seconds: float = 0.0  # its share of the grading tasks' time
+    failures: list[str] = dataclasses.field(default_factory=list)  # why a task of its own could not grade
+    extras: list[dict] = dataclasses.field(default_factory=list)  # extra_data of the tasks it was part of
+    alone: bool = False  # a task bundling it with others failed: grade it in tasks of its own
+
+
+@dataclasses.dataclass
+class Task:
+    """One grading task: one view per exercise, each from one job (several jobs when reuse bundles them)."""
+
+    views: dict[str, Job]  # exercise -> the job whose view of it is graded
+    folder: Path | None = None  # the views' folder (<exercise>/ each), when bundled
+    closed: bool = False  # takes no more views (a job graded alone, or without reuse)
+
+    def owners(self) -> list[Job]:
+        return list({id(j): j for j in self.views.values()}.values())
+
+
 class Batch:
     """One run of `dlgrade grade`: submissions in, results files as they finish, class files at the end."""
 
@@ -230,6 +263,11 @@ class Batch:
         self.results: dict[str, dict] = {}
         self.skipped: list[str] = []
         self.interrupted = False
+        # Views graded once per class (autograder/reuse.py); the CNN never is.
+        self.store = None if getattr(args, "no_reuse", False) else reuse.Store(self.out / ".reuse")
+        self.reuse_salt = {"grader": self.version, "course": self.course_hash, "options": self.options,
+                           "sandbox": sandbox}
+        self.known: dict[tuple[str, str], list[dict] | None] = {}
 
     def key(self, content_hash: str, when: str) -> dict:
         return {"content_hash": content_hash, "grader_version": self.version, "course_hash": self.course_hash,
@@ -269,56 +307,169 @@ class Batch:
         progress = Progress(len(entries))
         progress.note(f"grading {len(entries)} submission(s) ({', '.join(self.exercises)}) with {self.pool.describe()}")
         workdir = Path(tempfile.mkdtemp(prefix="dlgrade-grade-"))
-        pending: dict = {}
+        running: dict = {}
         try:
-            for i, (student, entry) in enumerate(entries.items()):
-                job = workdir / f"{i:06d}"
-                job.mkdir()
-                meta: dict = {"submission": {"entry": ", ".join(p.name for p in entry.paths), "kind": entry.kind}}
-                try:
-                    prepared = prepare(entry, job)
-                    when, source, note = submitted_at(entry.paths[0], prepared.folder)
-                except BadSubmission as e:
-                    self.record(student, failed(student, str(e), self.sandbox != "none"), meta, progress)
-                    continue
-                except Exception as e:  # e.g. an unreadable file: this student only
-                    reason = f"could not read the submission: {type(e).__name__}: {e}"
-                    self.record(student, failed(student, reason, self.sandbox != "none"), meta, progress)
-                    continue
-                meta["submission"].update(submitted_at=when.isoformat(), timestamp_source=source,
-                                          notes=prepared.notes + ([note] if note else []))
-                late = lateness(self.course.grading, when)
-                meta["late"] = {"policy": self.course.grading.late_policy, "days_late": late.days_late,
-                                "seconds_late": round(late.seconds_late, 3), "fraction": late.fraction}
-                meta["key"] = self.key(prepared.content_hash, when.isoformat())
-                previous = read_result(self.results_dir / f"{student}.json") if self.args.resume else None
-                if up_to_date(previous, meta["key"]):
-                    self.results[student] = previous
-                    self.skipped.append(student)
-                    progress.skipped(student, "unchanged since its last grading (--resume)")
-                    shutil.rmtree(job, ignore_errors=True)
-                    continue
-                source_arg = pack(prepared.folder) if self.pool.ships_files else str(prepared.folder)
-                future = self.pool.submit(
-                    grade_task, student, source_arg, list(self.exercises), self.sandbox, self.course_toml,
-                    submission_timeout(self.args, self.course, self.exercises), dict(self.env),
-                    key=f"dlgrade-{student}-{uuid.uuid4().hex[:8]}", resources=self.resources(),
-                )
-                pending[future] = (student, meta, job)
-            for future in self.pool.as_completed(pending):
-                student, meta, job = pending[future]
-                try:
-                    result = future.result()
-                except Exception as e:  # the task itself died (e.g. a Dask worker was lost)
-                    result = failed(student, f"the grading task failed: {type(e).__name__}: {e}", self.sandbox != "none")
-                self.record(student, result, meta, progress, timed=True)
-                shutil.rmtree(job, ignore_errors=True)
+            waiting = [job for i, (student, entry) in enumerate(entries.items())
+                       if (job := self.prepare(student, entry, workdir / f"{i:06d}", progress)) is not None]
+            while waiting:
+                waiting = self.dispatch(waiting, running, progress, workdir)
+                for future in self.pool.wait_first(list(running)):
+                    task = running.pop(future)
+                    try:
+                        result = future.result()
+                    except Exception as e:  # the task itself died (e.g. a Dask worker was lost)
+                        result = failed(task.owners()[0].student, f"the grading task failed: {type(e).__name__}: {e}",
+                                        self.sandbox != "none")
+                    self.collect(task, result)
         except KeyboardInterrupt:
             self.interrupted = True
             self.pool.close(cancel=True)
         finally:
             progress.close()
             shutil.rmtree(workdir, ignore_errors=True)
+
+    def dispatch(self, waiting: list[Job], running: dict, progress: Progress, workdir: Path) -> list[Job]:
+        """Record the jobs now complete and start tasks for what no task grades yet; returns the jobs left.
+
+        With reuse, a view being graded for one student is waited for by the others who share
+        it (so each distinct file is graded once), and the views still to grade are bundled,
+        one per exercise, into as few tasks as there are free slots, in the students' order:
+        a task's start-up (a Python with pytest and hypothesis) is paid once for up to seven
+        views. Each view runs in its own worker, killed before the next view's starts.
+        """
+        busy = {(e, job.keys[e]) for task in running.values() for e, job in task.views.items() if e in job.keys}
+        free = self.pool.slots - len(running)
+        tasks: list[Task] = []
+        left = []
+        for job in waiting:
+            for e in self.exercises:
+                if e not in job.tests and e in job.keys and (tests := self.stored(e, job.keys[e])) is not None:
+                    job.tests[e] = tests
+                    job.reused.append(e)
+            missing = [e for e in self.exercises if e not in job.tests]
+            if not missing and not job.inflight:
+                self.finish(job, progress)
+                continue
+            left.append(job)
+            todo = [e for e in missing if e not in job.inflight and (e not in job.keys or (e, job.keys[e]) not in busy)]
+            if not todo:
+                continue
+            if self.store is None or job.alone:
+                if len(tasks) < free:
+                    tasks.append(Task({e: job for e in todo}, closed=True))
+                    job.inflight.update(todo)
+                continue
+            for e in todo:
+                task = next((t for t in tasks if not t.closed and e not in t.views), None)
+                if task is None and len(tasks) < free:
+                    task = Task({})
+                    tasks.append(task)
+                if task is not None:
+                    task.views[e] = job
+                    job.inflight.add(e)
+                    busy.add((e, job.keys[e]))
+        for task in tasks:
+            owners = task.owners()
+            exercises = [e for e in self.exercises if e in task.views]
+            if self.store is None:
+                source = owners[0].folder
+            else:
+                task.folder = source = Path(tempfile.mkdtemp(prefix="task-", dir=workdir))
+                for e, job in task.views.items():
+                    unpack(reuse.view(job.files, e), source / e)
+            label = owners[0].student if len(owners) == 1 else f"{owners[0].student} and {len(owners) - 1} more"
+            future = self.pool.submit(
+                grade_task, label, pack(source) if self.pool.ships_files else str(source), exercises, self.sandbox,
+                self.course_toml, submission_timeout(self.args, self.course, exercises),
+                {**self.env, **({"DLGRADE_ISOLATE": "views"} if self.store else {})},
+                key=f"dlgrade-{owners[0].student}-{uuid.uuid4().hex[:8]}", resources=self.resources(),
+            )
+            running[future] = task
+        return left
+
+    def collect(self, task: Task, result: dict) -> None:
+        """A task ended: give each job its views' tests and store the reusable ones.
+
+        A task of several students that could not grade (e.g. it ran past its time limit)
+        decides nothing for them: each is graded again in tasks of its own, so one
+        submission never changes another's grade.
+        """
+        owners = task.owners()
+        if task.folder is not None:
+            shutil.rmtree(task.folder, ignore_errors=True)
+        extra = result.get("extra_data", {})
+        problem = extra.get("could_not_grade", "")
+        if problem and len(owners) > 1:
+            for e, job in task.views.items():
+                job.inflight.discard(e)
+                job.alone = True
+            return
+        own: dict[str, list[dict]] = {}
+        for t in result.get("tests", []):
+            own.setdefault(t["tags"][0], []).append(t)
+        for job in owners:
+            job.seconds += result.get("execution_time", 0.0) / len(owners)
+            job.extras.append(extra)
+            if problem:
+                job.failures.append(problem)
+        for e, job in task.views.items():
+            job.inflight.discard(e)
+            job.tests[e] = own.get(e, [])
+            if not problem and e in job.keys and own.get(e) and self.store.put(e, job.keys[e], own[e]):
+                self.known[(e, job.keys[e])] = own[e]
+
+    def prepare(self, student: str, entry, jobdir: Path, progress: Progress) -> Job | None:
+        """Unpack and key one entry; None when it is settled here (refused, or unchanged under --resume)."""
+        jobdir.mkdir()
+        meta: dict = {"submission": {"entry": ", ".join(p.name for p in entry.paths), "kind": entry.kind}}
+        try:
+            prepared = prepare(entry, jobdir)
+            when, source, note = submitted_at(entry.paths[0], prepared.folder)
+            files = pack(prepared.folder)
+        except BadSubmission as e:
+            self.record(student, failed(student, str(e), self.sandbox != "none"), meta, progress)
+            return None
+        except Exception as e:  # e.g. an unreadable file: this student only
+            reason = f"could not read the submission: {type(e).__name__}: {e}"
+            self.record(student, failed(student, reason, self.sandbox != "none"), meta, progress)
+            return None
+        meta["submission"].update(submitted_at=when.isoformat(), timestamp_source=source,
+                                  notes=prepared.notes + ([note] if note else []))
+        late = lateness(self.course.grading, when)
+        meta["late"] = {"policy": self.course.grading.late_policy, "days_late": late.days_late,
+                        "seconds_late": round(late.seconds_late, 3), "fraction": late.fraction}
+        meta["key"] = self.key(prepared.content_hash, when.isoformat())
+        previous = read_result(self.results_dir / f"{student}.json") if self.args.resume else None
+        if up_to_date(previous, meta["key"]):
+            self.results[student] = previous
+            self.skipped.append(student)
+            progress.skipped(student, "unchanged since its last grading (--resume)")
+            shutil.rmtree(jobdir, ignore_errors=True)
+            return None
+        keys = reuse.keys(files, self.exercises, self.reuse_salt) if self.store else {}
+        return Job(student, meta, prepared.folder, jobdir, files, keys)
+
+    def stored(self, exercise: str, key: str) -> list[dict] | None:
+        """Graded tests of this view, from this run or an earlier one (looked up once per key)."""
+        if (exercise, key) not in self.known:
+            self.known[(exercise, key)] = self.store.get(exercise, key)
+        return self.known[(exercise, key)]
+
+    def finish(self, job: Job, progress: Progress) -> None:
+        """Assemble the student's results from the views graded for it and the reused ones; record them."""
+        merged = SubmissionResult(
+            student=job.student,
+            tests=[TestResult.from_dict(t) for e in self.exercises for t in job.tests.get(e, [])],
+            execution_time=job.seconds,
+            could_not_grade="; ".join(dict.fromkeys(job.failures)),
+            sandboxed=all(x.get("sandboxed", True) for x in job.extras) if job.extras else self.sandbox != "none",
+        )
+        out = merged.to_dict()
+        out["extra_data"]["grader_version"] = next(
+            (x["grader_version"] for x in job.extras if "grader_version" in x), self.version)
+        out["extra_data"]["reused"] = job.reused
+        self.record(job.student, out, job.meta, progress, timed=bool(job.extras))
+        shutil.rmtree(job.jobdir, ignore_errors=True)
 
     def rows(self) -> list[gradebook.Row]:
         points = {e: self.course.exercise(e).points for e in self.exercises}

@@ -7,6 +7,7 @@ CLI option -> environment variable -> course.toml.
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -30,6 +31,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--results", help="write the graded tests as JSON here ($DLGRADE_RESULTS)")
     group.addoption("--sandbox", choices=("auto", "bwrap", "none"), help="worker sandbox ($DLGRADE_SANDBOX; default auto)")
     group.addoption("--course", help="course.toml to use ($DLGRADE_COURSE; default: the project's)")
+    group.addoption("--isolate-exercises", choices=("1", "views"),
+                    help="one worker per exercise, seeing only that exercise's view of the submission "
+                         "(see autograder/reuse.py); 'views': the submission is a folder of views, one "
+                         "per exercise ($DLGRADE_ISOLATE)")
 
 
 def _setting(cfg: pytest.Config, option: str, env: str, default: str | None = None) -> str | None:
@@ -40,7 +45,7 @@ def _setting(cfg: pytest.Config, option: str, env: str, default: str | None = No
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "weight(w): this test's share of its exercise's points (default 1)")
     course = course_config.load(_setting(config, "--course", "DLGRADE_COURSE"))
-    config.stash[_state] = {"course": course, "tests": [], "student": None}
+    config.stash[_state] = {"course": course, "tests": [], "workers": None}
     settings.register_profile(
         "grading",
         derandomize=True,  # same examples every run: the same submission gets the same score
@@ -85,17 +90,78 @@ def sandbox_mode(request: pytest.FixtureRequest) -> str:
     return _setting(request.config, "--sandbox", "DLGRADE_SANDBOX", "auto")
 
 
-@pytest.fixture(scope="session")
-def student(request: pytest.FixtureRequest, course: course_config.Course, submission: Path, sandbox_mode: str):
-    """The submission under test, reached only through the sandboxed worker."""
-    from autograder.sandbox import Worker
+class _Workers:
+    """The session's workers: one for the whole submission, or one per exercise (isolated).
 
-    cfg = request.config
-    uid = worker_uid()
-    with Worker(submission, limits=worker_limits(course.limits), sandbox=sandbox_mode, uid=uid) as worker:
-        proxy = Student(worker, test_budget=course.limits.test_timeout_s)
-        cfg.stash[_state]["student"] = proxy
-        yield proxy
+    Isolated, `submission` is either a student's folder, whose per-exercise views are made
+    here (mode "1"), or already a folder of views, `<submission>/<exercise>/` (mode "views":
+    `dlgrade grade` bundles views of several students into one session). Each exercise's
+    worker is killed, with anything it left running, before the next exercise's starts: one
+    view's code can never slow down, or take processes from, another's.
+    """
+
+    def __init__(self, submission: Path, course: course_config.Course, sandbox: str, isolate: str, tmp: Path):
+        self.submission, self.course, self.sandbox, self.isolate, self.tmp = submission, course, sandbox, isolate, tmp
+        self.current: tuple[str, Student] | None = None
+        self.workers: list = []
+        self._files: dict | None = None
+
+    def folder_for(self, exercise: str) -> Path:
+        if not self.isolate:
+            return self.submission
+        if self.isolate == "views" and (self.submission / exercise).is_dir():
+            return self.submission / exercise
+        from autograder import reuse
+        from autograder.submissions import pack, unpack
+
+        folder = self.tmp / exercise
+        folder.mkdir()
+        if self.isolate == "views":
+            return folder  # no view of this exercise: nothing submitted
+        if self._files is None:
+            self._files = pack(self.submission) if self.submission.is_dir() else {}
+        return unpack(reuse.view(self._files, exercise), folder)
+
+    def proxy(self, exercise: str) -> Student:
+        key = exercise if self.isolate else ""
+        if self.current is None or self.current[0] != key:
+            from autograder.sandbox import Worker
+
+            if self.current is not None:
+                self.current[1].worker.close()
+            worker = Worker(self.folder_for(exercise), limits=worker_limits(self.course.limits),
+                            sandbox=self.sandbox, uid=worker_uid())
+            self.workers.append(worker)
+            self.current = (key, Student(worker, test_budget=self.course.limits.test_timeout_s))
+        return self.current[1]
+
+    def new_test(self, exercise: str) -> None:
+        if self.current is not None and self.current[0] == (exercise if self.isolate else ""):
+            self.current[1].new_test()
+
+    def close(self) -> None:
+        for worker in self.workers:
+            worker.close()
+
+
+@pytest.fixture(scope="session")
+def _workers(request: pytest.FixtureRequest, course: course_config.Course, submission: Path, sandbox_mode: str):
+    isolate = _setting(request.config, "--isolate-exercises", "DLGRADE_ISOLATE", "")
+    if isolate not in ("", "1", "views"):
+        raise pytest.UsageError(f"DLGRADE_ISOLATE={isolate!r}: expected 1 or views")
+    with tempfile.TemporaryDirectory(prefix="dlgrade-views-") as tmp:
+        workers = _Workers(submission, course, sandbox_mode, isolate, Path(tmp))
+        request.config.stash[_state]["workers"] = workers
+        try:
+            yield workers
+        finally:
+            workers.close()
+
+
+@pytest.fixture
+def student(request: pytest.FixtureRequest, _workers: _Workers) -> Student:
+    """The submission under test, reached only through the sandboxed worker."""
+    return _workers.proxy(exercise_of(request.node))
 
 
 def worker_uid() -> int:
@@ -119,9 +185,9 @@ def worker_limits(limits: course_config.Limits):
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    proxy = item.config.stash[_state]["student"]
-    if proxy is not None:
-        proxy.new_test()
+    workers = item.config.stash[_state]["workers"]
+    if workers is not None:
+        workers.new_test(exercise_of(item))
 
 
 def exercise_of(item: pytest.Item) -> str:
@@ -197,6 +263,7 @@ class _Reporter:
         )
         if report.failed and call.excinfo is not None:
             result.details, result.hint, result.grader_error = explain(call.excinfo)
+            result.kind = getattr(call.excinfo.value, "kind", "") if not result.grader_error else "grader"
         # Data for reports (e.g. the CNN's confusion matrix), from pytest's record_property.
         result.data = {k: v for k, v in item.user_properties}
         self.cfg.stash[_state]["tests"].append(result)

@@ -31,7 +31,7 @@ class LocalPool:
     ships_files = False  # tasks read the prepared submission folders directly
 
     def __init__(self, jobs: int):
-        self.jobs = jobs
+        self.jobs = self.slots = jobs
         self._executor = cf.ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="dlgrade-grade")
 
     def describe(self) -> str:
@@ -40,8 +40,9 @@ class LocalPool:
     def submit(self, fn: Callable, *args: Any, key: str, resources: dict | None = None) -> cf.Future:
         return self._executor.submit(fn, *args)
 
-    def as_completed(self, futures: Iterable) -> Iterator:
-        return cf.as_completed(list(futures))
+    def wait_first(self, futures: list) -> list:
+        """The futures done once at least one is (all of them if there are none)."""
+        return list(cf.wait(futures, return_when=cf.FIRST_COMPLETED).done) if futures else []
 
     def close(self, cancel: bool = False) -> None:
         self._executor.shutdown(wait=not cancel, cancel_futures=cancel)
@@ -64,6 +65,7 @@ class DaskPool:
         self.address = address
         workers = self.client.scheduler_info().get("workers", {})
         threads = sum(w.get("nthreads", 0) for w in workers.values())
+        self.slots = max(threads, 1)  # tasks in flight: more would only queue on the scheduler
         self._description = f"Dask cluster {address} ({len(workers)} workers, {threads} threads at the start)"
 
     def describe(self) -> str:
@@ -72,10 +74,14 @@ class DaskPool:
     def submit(self, fn: Callable, *args: Any, key: str, resources: dict | None = None):
         return self.client.submit(fn, *args, key=key, pure=False, resources=resources, retries=0)
 
-    def as_completed(self, futures: Iterable) -> Iterator:
-        from distributed import as_completed
+    def wait_first(self, futures: list) -> list:
+        """The futures done once at least one is (all of them if there are none)."""
+        if not futures:
+            return []
+        from distributed import wait
 
-        return iter(as_completed(list(futures), loop=self.client.loop))
+        with self.client.as_current():  # not the default client (set_as_default=False)
+            return list(wait(futures, return_when="FIRST_COMPLETED").done)
 
     def close(self, cancel: bool = False) -> None:
         self.client.close()

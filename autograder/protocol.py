@@ -330,17 +330,31 @@ def _wait(fd: int, events: int, deadline: float | None) -> None:
         raise TimeoutError("deadline passed")
 
 
+_IOV_MAX = 1024  # Linux's limit on chunks per writev
+
+
 def write_all(fd: int, parts, deadline: float | None = None) -> None:
-    """Write every chunk to `fd` (blocking or non-blocking), by `deadline` (time.monotonic)."""
-    for part in parts:
-        view = memoryview(part).cast("B")
-        while len(view):
-            try:
-                n = os.write(fd, view)
-            except BlockingIOError:
-                _wait(fd, select.POLLOUT, deadline)
-                continue
-            view = view[n:]
+    """Write every chunk to `fd` (blocking or non-blocking), by `deadline` (time.monotonic).
+
+    One writev per batch of chunks: a message is many small chunks, and a syscall each
+    cost more than encoding it.
+    """
+    views = [v for v in (memoryview(p).cast("B") for p in parts) if len(v)]
+    first = 0
+    while first < len(views):
+        try:
+            n = os.writev(fd, views[first:first + _IOV_MAX])
+        except BlockingIOError:
+            _wait(fd, select.POLLOUT, deadline)
+            continue
+        while n:
+            size = len(views[first])
+            if n >= size:
+                n -= size
+                first += 1
+            else:
+                views[first] = views[first][n:]
+                n = 0
 
 
 def read_exact(fd: int, buf, deadline: float | None = None) -> bool:

@@ -22,6 +22,7 @@ class TestResult:
     details: str = ""  # what was called, smallest failing input, expected vs got
     hint: str = ""  # a known mistake the output matches
     grader_error: bool = False  # the suite itself broke: not the student's fault
+    kind: str = ""  # why the student's code failed (a StudentError kind: "timeout", "crashed", ...), if it says
     data: dict = field(default_factory=dict)  # JSON data for reports (record_property in a suite)
 
     def student_output(self) -> str:
@@ -44,6 +45,7 @@ class TestResult:
                 "details": self.details,
                 "hint": self.hint,
                 "grader_error": self.grader_error,
+                "kind": self.kind,
                 "data": self.data,
             },
         }
@@ -62,6 +64,7 @@ class TestResult:
             details=extra.get("details", ""),
             hint=extra.get("hint", ""),
             grader_error=extra.get("grader_error", False),
+            kind=extra.get("kind", ""),
             data=extra.get("data", {}),
         )
 

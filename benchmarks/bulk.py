@@ -2,10 +2,17 @@
 
 The class mixes model answers, single-bug variants from the mistake corpus
 (tests/autograder/mutants/) and missing files, drawn with a fixed seed. It is graded with
---jobs = cores; as a baseline from the same run, one complete model answer is graded alone
-first. Goal (issue 5): at most 1 s per submission per core.
+--jobs = cores, as `dlgrade grade` runs by default: identical exercise files are graded once
+(autograder/reuse.py). Goal (issue 5): at most 1 s per submission per core.
 
-    python benchmarks/bulk.py [--n 100] [--jobs N] [--only activations,losses]
+Baselines from the same run, on the first --compare submissions of the class:
+  * the same files with --no-reuse (every file graded, as before reuse existed);
+  * "distinct": the same files, each made unique by a comment naming its student, graded
+    by default: what a class of independently written files costs, where reuse finds
+    nothing but untouched stubs and missing files;
+  * one complete model answer graded alone.
+
+    python benchmarks/bulk.py [--n 100] [--compare 20] [--jobs N] [--only activations,losses]
 """
 from __future__ import annotations
 
@@ -66,12 +73,21 @@ def build_class(dest: Path, n: int, exercises: list[str], seed: int) -> dict[str
     return counts
 
 
-def grade(subs: Path, out: Path, exercises: list[str], jobs: int) -> tuple[float, float, int]:
+def copy_class(src: Path, dest: Path, n: int, distinct: bool) -> None:
+    """The first n submissions of src under dest; `distinct` appends a comment naming the student to each file."""
+    for sub in sorted(src.iterdir())[:n]:
+        (dest / sub.name).mkdir(parents=True)
+        for f in sub.iterdir():
+            text = f.read_text() + (f"\n# written by {sub.name}\n" if distinct else "")
+            (dest / sub.name / f.name).write_text(text)
+
+
+def grade(subs: Path, out: Path, exercises: list[str], jobs: int, *extra: str) -> tuple[float, float, int]:
     """(wall seconds, CPU seconds of the grading processes, exit status) of one `dlgrade grade` run."""
     from autograder.sandbox import bwrap_available
 
     cmd = [sys.executable, "-m", "autograder", "grade", str(subs), "--out", str(out), "--only", ",".join(exercises),
-           "--jobs", str(jobs), *([] if bwrap_available() else ["--unsafe-no-sandbox"])]
+           "--jobs", str(jobs), *([] if bwrap_available() else ["--unsafe-no-sandbox"]), *extra]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
@@ -86,6 +102,7 @@ def grade(subs: Path, out: Path, exercises: list[str], jobs: int) -> tuple[float
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100, help="submissions in the class")
+    parser.add_argument("--compare", type=int, default=20, help="submissions graded for the baselines")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--only", default=",".join(NUMPY_EXERCISES), help="exercises to grade")
     parser.add_argument("--seed", type=int, default=0)
@@ -106,11 +123,18 @@ def main() -> int:
 
         counts = build_class(work / "class", args.n, exercises, args.seed)
         wall, cpu, status = grade(work / "class", work / "out", exercises, args.jobs)
-        load_end = os.getloadavg()
         with open(work / "out" / "grades.csv") as f:
             rows = list(csv.DictReader(f))
         failed = sum(1 for r in rows if r["total"] == "")
         mean = sum(float(r["total"]) for r in rows if r["total"]) / max(1, len(rows) - failed)
+        m = min(args.compare, args.n)
+        copy_class(work / "class", work / "plain", m, distinct=False)
+        plain = grade(work / "plain", work / "out-plain", exercises, args.jobs, "--no-reuse")
+        copy_class(work / "class", work / "distinct", m, distinct=True)
+        distinct = grade(work / "distinct", work / "out-distinct", exercises, args.jobs)
+        same = (work / "out-plain" / "grades.csv").read_text().splitlines() == \
+            (work / "out" / "grades.csv").read_text().splitlines()[: m + 1]
+        load_end = os.getloadavg()
     finally:
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -124,6 +148,10 @@ def main() -> int:
           f"{failed} could not be graded, mean total {mean:.2f}")
     print(f"  => {wall * cores / args.n:.2f} s per submission per core (wall x cores / submissions; goal <= 1 s)")
     print(f"     {cpu / args.n:.2f} CPU s per submission (independent of the machine's load)")
+    for label, (w, c, _) in (("same files, --no-reuse", plain), ("distinct files (nothing shared)", distinct)):
+        print(f"  baseline, first {m} submissions, {label}: {w:.1f} s wall, {c:.0f} s CPU => "
+              f"{w * cores / m:.2f} s per submission per core, {c / m:.2f} CPU s per submission")
+    print(f"  grades of the first {m} with and without reuse identical: {same}")
     return 0
 
 

@@ -5,6 +5,7 @@ predictable fake so that every path of the batch can be checked in milliseconds.
 """
 import argparse
 import csv
+import functools
 import io
 import json
 import subprocess
@@ -28,16 +29,20 @@ class FakeSuites:
     def __init__(self):
         self.calls: list[Path] = []
         self.envs: list[dict] = []
+        self.graded: list[tuple[str, str]] = []  # (exercise, file text) of every view graded
         self.lock = threading.Lock()
 
     def __call__(self, submission, exercises, *, hidden, sandbox, course, timeout, env):
+        views = env.get("DLGRADE_ISOLATE") == "views"  # a folder per exercise, as the plugin reads it
         with self.lock:
             self.calls.append(Path(submission))
             self.envs.append(dict(env))
         tests = []
         for ex in exercises:
-            path = Path(submission) / f"{ex}.py"
+            path = Path(submission) / ex / f"{ex}.py" if views else Path(submission) / f"{ex}.py"
             text = path.read_text() if path.exists() else ""
+            with self.lock:
+                self.graded.append((ex, text))
             if "BREAK_GRADER" in text:
                 raise RuntimeError("the grader tripped over something new")
             for fn, kind, top in (("test_public", "public", 4.0), ("test_hidden", "hidden", 6.0)):
@@ -82,6 +87,9 @@ def args_for(subs: Path, out: Path, **kw) -> argparse.Namespace:
     return ns
 
 
+no_reuse_args = args_for
+
+
 def read_csv(path: Path) -> list[dict]:
     return list(csv.DictReader(io.StringIO(path.read_text())))
 
@@ -119,6 +127,7 @@ def test_all_graded_exits_zero(fake, tmp_path):
 
 def test_resume_grades_only_what_changed(fake, klass, tmp_path):
     out = tmp_path / "out"
+    args_for = functools.partial(no_reuse_args, no_reuse=True)  # counts whole submissions graded
     grade.run(args_for(klass, out))
     first_csv = (out / "grades.csv").read_bytes()
     ana_json = (out / "results" / "ana.json").read_bytes()
@@ -149,6 +158,7 @@ def test_resume_grades_only_what_changed(fake, klass, tmp_path):
 
 def test_resume_regrades_when_course_toml_changes(fake, klass, tmp_path):
     out = tmp_path / "out"
+    args_for = functools.partial(no_reuse_args, no_reuse=True)
     course = tmp_path / "course.toml"
     course.write_text("[exercises.activations]\npoints = 10\n")
     grade.run(args_for(klass, out, course=str(course)))
@@ -164,6 +174,7 @@ def test_resume_regrades_when_course_toml_changes(fake, klass, tmp_path):
 
 def test_resume_regrades_when_the_grader_changes(fake, klass, tmp_path, monkeypatch):
     out = tmp_path / "out"
+    args_for = functools.partial(no_reuse_args, no_reuse=True)
     grade.run(args_for(klass, out))
     fake.calls.clear()
     monkeypatch.setattr(grade, "grader_version", lambda: "9.9.9+other")
@@ -317,3 +328,56 @@ def test_worker_uids_are_distinct_while_leased():
         assert all(pool.UID_BASE <= u < pool.UID_BASE + pool.UID_SLOTS for u in (a, b, c))
     with worker_uid() as d, worker_uid() as e:
         assert d != e
+
+
+def test_identical_views_are_graded_once_with_the_same_grades(fake, klass, tmp_path):
+    """eve's activations.py is ana's and her missing losses.py is carl's: nothing of eve's is graded again."""
+    grade.run(args_for(klass, tmp_path / "plain", no_reuse=True))
+    fake.graded.clear()
+    fake.envs.clear()
+    grade.run(args_for(klass, tmp_path / "out"))
+    assert (tmp_path / "out" / "grades.csv").read_bytes() == (tmp_path / "plain" / "grades.csv").read_bytes()
+    good = [v for v in fake.graded if "BREAK_GRADER" not in v[1]]
+    assert sorted(good) == sorted(set(good)), "a distinct view is graded once"
+    assert sorted(set(good)) == sorted({("activations", "good"), ("losses", "good"), ("activations", "good half"),
+                                        ("losses", "good half"), ("activations", ""), ("losses", "")})
+    eve = json.loads((tmp_path / "out" / "results" / "eve.json").read_text())
+    assert eve["extra_data"]["reused"] == EXERCISES
+    assert all(env.get("DLGRADE_ISOLATE") == "views" for env in fake.envs), "reuse is sound only with isolated views"
+
+    fake.graded.clear()
+    grade.run(args_for(klass, tmp_path / "out"))  # a regrade reuses every view but the grader breaker's
+    assert {text for _, text in fake.graded} == {"BREAK_GRADER"}
+    assert (tmp_path / "out" / "grades.csv").read_bytes() == (tmp_path / "plain" / "grades.csv").read_bytes()
+
+
+def test_a_task_that_fails_for_several_students_is_retried_for_each_alone(fake, klass, tmp_path, capsys):
+    """dan's file breaks the grader; whoever shared a task with it is graded again alone and keeps the grade."""
+    grade.run(args_for(klass, tmp_path / "plain", no_reuse=True))
+    assert grade.run(args_for(klass, tmp_path / "out", jobs=1)) == 1  # one slot: every task bundles students
+    assert (tmp_path / "out" / "grades.csv").read_bytes() == (tmp_path / "plain" / "grades.csv").read_bytes()
+    dan = json.loads((tmp_path / "out" / "results" / "dan.json").read_text())
+    assert "tripped over something new" in dan["extra_data"]["could_not_grade"]
+    others = [json.loads(p.read_text()) for p in (tmp_path / "out" / "results").glob("*.json") if p.stem not in ("dan", "fay")]
+    assert others and not any(r["extra_data"]["could_not_grade"] for r in others)
+
+
+def test_a_changed_file_is_graded_again(fake, klass, tmp_path):
+    out = tmp_path / "out"
+    grade.run(args_for(klass, out))
+    fake.graded.clear()
+    (klass / "bob" / "losses.py").write_text("good, rewritten")
+    grade.run(args_for(klass, out))
+    assert [v for v in fake.graded if v[1] != "BREAK_GRADER"] == [("losses", "good, rewritten")]
+    assert {r["student"]: r["losses"] for r in read_csv(out / "grades.csv")}["bob"] == "10.00"
+
+
+def test_a_file_being_graded_is_waited_for_not_graded_twice(fake, tmp_path):
+    subs = tmp_path / "subs"
+    for student in ("s1", "s2", "s3", "s4"):
+        (subs / student).mkdir(parents=True)
+        for ex in EXERCISES:
+            (subs / student / f"{ex}.py").write_text("good")
+    assert grade.run(args_for(subs, tmp_path / "out")) == 0  # --jobs 2
+    assert sorted(fake.graded) == [("activations", "good"), ("losses", "good")]
+    assert [r["total"] for r in read_csv(tmp_path / "out" / "grades.csv")] == ["20.00"] * 4
