@@ -144,6 +144,7 @@ class CallResult:
     mutated: list[str] = field(default_factory=list)
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    index: int | None = None  # for `Worker.map`: which call failed or mutated its arguments
 
     def to_dict(self) -> dict:
         """JSON-ready summary; the value itself is described, not included."""
@@ -687,6 +688,21 @@ class Worker:
                    "kwargs": dict(kwargs)}
         return self._request(request, module, function)
 
+    def map(self, module: str, function: str, calls: list[tuple[tuple, dict]], *,
+            timeout: float | None = None) -> CallResult:
+        """`module.function(*args, **kwargs)` for each (args, kwargs), in one round trip.
+
+        The value is the list of results; a failure (or an argument changed in place) stops
+        at that call, named by `index`. `timeout` (default: the per-call limit) is for all
+        the calls together.
+        """
+        for name in (module, function):
+            if not isinstance(name, str) or not name.isidentifier():
+                raise ValueError(f"invalid module or function name: {name!r}")
+        request = {"op": "map", "module": module, "function": function,
+                   "calls": [[list(args), dict(kwargs)] for args, kwargs in calls]}
+        return self._request(request, module, function, timeout=timeout)
+
     def call_driver(self, driver: str, function: str, module: str | None, /, *args,
                     **kwargs) -> CallResult:
         """`driver.function(student_module, *args, **kwargs)` in the worker (no module: no student
@@ -706,7 +722,7 @@ class Worker:
         return self._request(request, module, function, driver=True)
 
     def _request(self, request: dict, module: str | None, function: str, *,
-                 driver: bool = False) -> CallResult:
+                 driver: bool = False, timeout: float | None = None) -> CallResult:
         with self._lock:
             if self._closed:
                 raise RuntimeError("this Worker is closed")
@@ -729,16 +745,18 @@ class Worker:
                     return result
                 proc.imported.add(module)
             return self._exchange(proc, parts, request["id"], module, function,
-                                  importing=False, started=started, driver=driver)
+                                  importing=False, started=started, driver=driver, timeout=timeout)
 
     def _new_id(self) -> int:
         self._next_id += 1
         return self._next_id
 
     def _exchange(self, proc: _Process, parts: list, rid: int, module: str | None, function: str,
-                  *, importing: bool, started: float, driver: bool = False) -> CallResult:
+                  *, importing: bool, started: float, driver: bool = False,
+                  timeout: float | None = None) -> CallResult:
         lim = self.limits
-        deadline = time.monotonic() + lim.timeout
+        limit = lim.timeout if timeout is None or importing else timeout
+        deadline = time.monotonic() + limit
         where = f"while importing {module}.py" if importing else f"while running {function}"
         try:
             protocol.write_all(proc.req_w, [struct.pack(">Q", sum(memoryview(p).nbytes
@@ -748,9 +766,9 @@ class Worker:
             reply = protocol.recv(proc.resp_r, max_bytes=lim.message_bytes, deadline=deadline)
             _check_reply(reply, rid, call=not importing)
         except TimeoutError:
-            what = (f"{module}.py did not finish importing within {lim.timeout:g} s "
+            what = (f"{module}.py did not finish importing within {limit:g} s "
                     "(an infinite loop at module level?)") if importing else (
-                f"{function} did not return within {lim.timeout:g} s (an infinite loop?)")
+                f"{function} did not return within {limit:g} s (an infinite loop?)")
             return self._fail(proc, "timeout", what, started)
         except _Flooded:
             return self._fail(proc, "output", f"the code printed more than {format_bytes(lim.output_flood)} "
@@ -767,6 +785,7 @@ class Worker:
             proc.cpu = float(reply["cpu"])
         stdout = "" if importing and reply["ok"] else proc.drain.take()
         elapsed = time.monotonic() - started
+        index = reply.get("index") if type(reply.get("index")) is int else None  # a map's failed call
         if reply["ok"]:
             if importing:
                 return CallResult(ok=True)
@@ -775,12 +794,13 @@ class Worker:
                 seconds = elapsed  # the worker's own timing is only believed when plausible
             return CallResult(ok=True, value=reply["value"], stdout=stdout,
                               mutated=list(reply["mutated"]), seconds=float(seconds),
-                              warnings=list(reply["warnings"]))
+                              warnings=list(reply["warnings"]), index=index)
         if driver and reply.get("entry"):
             function = reply["entry"]  # the student's function that failed, not the driver's
         kind, message = self._error_message(reply, module, function, importing)
         return CallResult(ok=False, kind=kind, message=message,
-                          traceback=reply.get("traceback", ""), stdout=stdout, seconds=elapsed)
+                          traceback=reply.get("traceback", ""), stdout=stdout, seconds=elapsed,
+                          index=index)
 
     def _fail(self, proc: _Process, kind: str, message: str, started: float) -> CallResult:
         """Kill the process (restarted on the next call) and report."""

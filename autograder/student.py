@@ -12,6 +12,7 @@ from autograder.feedback import describe_call
 
 # Failures after which calling again in the same test only burns time (the worker restarts).
 FATAL_KINDS = {"timeout", "crashed", "memory", "protocol", "output"}
+MAP_CHUNK = 256  # calls per round trip of `Student.map`: messages stay small, a hang is found soon
 # Failures that say the code is missing rather than wrong.
 ABSENT_KINDS = {"not_submitted", "not_implemented", "missing_function", "import_error"}
 
@@ -33,6 +34,10 @@ class StudentFunction:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.student.call(self.module, self.name, args, kwargs)
+
+    def map(self, arg_lists: list[tuple], **kwargs: Any) -> list:
+        """[self(*args, **kwargs) for args in arg_lists], in few round trips to the worker."""
+        return self.student.map(self.module, self.name, [(tuple(args), kwargs) for args in arg_lists])
 
     def __repr__(self) -> str:
         return f"<student {self.module}.{self.name}>"
@@ -72,15 +77,42 @@ class Student:
         self._spent = 0.0
 
     def call(self, module: str, function: str, args: tuple, kwargs: dict) -> Any:
+        result = self._run(function, lambda: self.worker.call(module, function, *args, **kwargs),
+                           lambda i: (args, kwargs))
+        return result.value
+
+    def map(self, module: str, function: str, calls: list[tuple[tuple, dict]]) -> list:
+        """`function(*args, **kwargs)` for each (args, kwargs): the values, in order, in few round trips."""
+        if not hasattr(self.worker, "map"):
+            return [self.call(module, function, args, kwargs) for args, kwargs in calls]
+        values: list = []
+        for start in range(0, len(calls), MAP_CHUNK):
+            chunk = calls[start:start + MAP_CHUNK]
+            per_call = getattr(getattr(self.worker, "limits", None), "timeout", None)
+            timeout = None
+            if per_call is not None:
+                left = per_call if self.test_budget is None else max(per_call, self.test_budget - self._spent)
+                timeout = min(per_call * len(chunk), left)
+            result = self._run(function, lambda: self.worker.map(module, function, chunk, timeout=timeout),
+                               lambda i: chunk[i] if i is not None and 0 <= i < len(chunk) else chunk[0])
+            if type(result.value) is not list or len(result.value) != len(chunk):
+                raise StudentError(f"the worker answered {len(chunk)} calls of {function} with something else; "
+                                   "it was restarted", "protocol")
+            values.extend(result.value)
+        return values
+
+    def _run(self, function: str, invoke, which) -> Any:
+        """Invoke the worker; a failure becomes a StudentError describing the call `which(index)` made."""
         if self._fatal is not None:
             # Hypothesis retries and shrinks failing examples; after a hang or a crash, every
             # retry would cost another timeout, so the first such failure stands for the test.
             raise self._fatal
         self.calls += 1
         started = time.monotonic()
-        result = self.worker.call(module, function, *args, **kwargs)
+        result = invoke()
         self._spent += time.monotonic() - started
         if self.test_budget is not None and self._spent > self.test_budget:
+            args, kwargs = which(getattr(result, "index", None))
             self._fatal = StudentError(
                 f"your code used more than {self.test_budget:g} s in this test ({self.calls} calls so far, "
                 f"the last one {describe_call(function, args, kwargs)}); it is too slow: "
@@ -90,7 +122,8 @@ class Student:
             raise self._fatal
         self.last_warnings = list(getattr(result, "warnings", []) or [])
         if result.ok and not result.mutated:
-            return result.value
+            return result
+        args, kwargs = which(getattr(result, "index", None))
         call = describe_call(function, args, kwargs)
         if result.ok:
             names = ", ".join(result.mutated)

@@ -23,6 +23,10 @@ Requests (one frame each) and replies::
         -> {"id": n, "ok": false, "kind": "exception" | "not_implemented" | "import_error" |
             "missing_function" | "not_submitted" | "unserializable" | "too_large" | "memory" |
             "exit", "type": "ValueError", "message": "..", "line": 12, "traceback": ".."}
+    {"id": n, "op": "map", "module": "conv", "function": "conv2d_forward",
+     "calls": [[args, kwargs], ..]}
+        -> as one call whose "value" is the list of the calls' values, in order; the first
+           call that fails (or mutates an argument) ends it, its position in "index".
     {"id": n, "op": "driver", "driver": "cnn_driver", "function": "train", "module": "cnn" | null,
      "args": [..], "kwargs": {..}}
         -> as a call, of `cnn_driver.train(<the student's cnn module>, *args, **kwargs)` (no
@@ -240,6 +244,25 @@ class Worker:
         return {"ok": True, "value": value, "mutated": mutated, "seconds": seconds,
                 "warnings": notes}
 
+    def map(self, req: dict) -> dict:
+        """The same function over many argument lists (e.g. a numerical gradient's points): one round trip."""
+        calls = req.get("calls")
+        if type(calls) is not list or not all(type(c) is list and len(c) == 2 and type(c[0]) is list
+                                              and type(c[1]) is dict for c in calls):
+            return {"ok": False, "kind": "protocol", "type": "ProtocolError",
+                    "message": "malformed map request", "line": None, "traceback": ""}
+        values, notes, seconds = [], [], 0.0
+        for i, (args, kwargs) in enumerate(calls):
+            reply = self.call({"module": req.get("module"), "function": req.get("function"),
+                               "args": args, "kwargs": kwargs})
+            if not reply["ok"] or reply["mutated"]:
+                reply["index"] = i
+                return reply
+            values.append(reply["value"])
+            notes.extend(reply["warnings"][:MAX_WARNINGS - len(notes)])
+            seconds += reply["seconds"]
+        return {"ok": True, "value": values, "mutated": [], "seconds": seconds, "warnings": notes}
+
     def driver(self, req: dict) -> dict:
         """`driver.function(student module, *args, **kwargs)`; see the module docstring."""
         name, function = req.get("driver"), req.get("function")
@@ -305,6 +328,8 @@ class Worker:
                 self.reply(module if isinstance(module, dict) else {"ok": True}, rid)
             elif op == "call":
                 self.reply(self.call(req), rid)
+            elif op == "map":
+                self.reply(self.map(req), rid)
             elif op == "driver":
                 self.reply(self.driver(req), rid)
             else:

@@ -10,7 +10,7 @@ from autograder.differential import agree
 from autograder.expect import array_like, assert_close, call_text, check, matching_hint
 from autograder.feedback import Mismatch, abbrev
 from autograder.mistakes import hints_for
-from autograder.numgrad import numerical_grad, numerical_vjp
+from autograder.numgrad import numerical_grad_many, numerical_vjp
 from autograder.strategies import one_hot
 from dlref import activations
 from dlref import backprop as ref
@@ -237,11 +237,11 @@ def test_mlp_grads_match_numerical_grads(student, tol, activation, sizes, n, see
     call = call_text("mlp_loss_and_grads", params, x, y, activation=activation)
     _, grads = loss_and_grads(fn(params, x, y, activation=activation), params, call)
 
-    def loss(p):
-        return loss_and_grads(fn(p, x, y, activation=activation), params, call)[0]
+    def losses(ps):
+        return [loss_and_grads(o, params, call)[0] for o in fn.map([(p, x, y) for p in ps], activation=activation)]
 
     for k in params:
-        num = numerical_grad(lambda v: loss({**params, k: v}), params[k])
+        num = numerical_grad_many(lambda vs: losses([{**params, k: v} for v in vs]), params[k])
         # Saturated or dead units give entries ~0, where relative errors mean nothing: rtol plus a
         # 1e-7 floor, above the ~1e-10 central-difference noise on a loss of order 1.
         if not np.allclose(grads[k], num, rtol=tol.grad_rel_error, atol=1e-7):

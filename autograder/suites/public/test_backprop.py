@@ -4,7 +4,7 @@ import pytest
 
 from autograder.expect import array_like, call_text, check
 from autograder.feedback import abbrev
-from autograder.numgrad import numerical_grad, numerical_vjp
+from autograder.numgrad import numerical_grad_many, numerical_vjp_many
 from autograder.strategies import one_hot
 from autograder.vectors import case, check_recorded, recorded
 
@@ -96,13 +96,16 @@ def test_dense_backward_matches_numerical_vjp(student, tol, n, d, m):
     x, w, b, dout = (rng.normal(size=s) for s in ((n, d), (d, m), (m,), (n, m)))
     fwd = student.backprop.dense_forward
     out_like = np.zeros((n, m))
+
+    def outputs(arg_lists):
+        return [array_like(o, out_like, call_text("dense_forward", *args)) for args, o in zip(arg_lists, fwd.map(arg_lists))]
     call = call_text("dense_backward", dout, x, w)
     got = student.backprop.dense_backward(dout, x, w)
     check(isinstance(got, (tuple, list)) and len(got) == 3, f"{call} returned {abbrev(got, 4)}; expected (dx, dW, db)")
     numeric = {
-        "dx": numerical_vjp(lambda v: array_like(fwd(v, w, b), out_like, call_text("dense_forward", v, w, b)), x, dout),
-        "dW": numerical_vjp(lambda v: array_like(fwd(x, v, b), out_like, call_text("dense_forward", x, v, b)), w, dout),
-        "db": numerical_vjp(lambda v: array_like(fwd(x, w, v), out_like, call_text("dense_forward", x, w, v)), b, dout),
+        "dx": numerical_vjp_many(lambda vs: outputs([(v, w, b) for v in vs]), x, dout),
+        "dW": numerical_vjp_many(lambda vs: outputs([(x, v, b) for v in vs]), w, dout),
+        "db": numerical_vjp_many(lambda vs: outputs([(x, w, v) for v in vs]), b, dout),
     }
     for (name, num), value in zip(numeric.items(), got):
         mine = array_like(value, num, f"{name} of {call}")
@@ -124,11 +127,11 @@ def test_mlp_grads_match_numerical_grads(student, tol, activation):
     call = call_text("mlp_loss_and_grads", params, x, y, activation=activation)
     _, grads = loss_and_grads(fn(params, x, y, activation=activation), params, call)
 
-    def loss(p):
-        return loss_and_grads(fn(p, x, y, activation=activation), params, call)[0]
+    def losses(ps):
+        return [loss_and_grads(o, params, call)[0] for o in fn.map([(p, x, y) for p in ps], activation=activation)]
 
     for k in params:
-        num = numerical_grad(lambda v: loss({**params, k: v}), params[k])
+        num = numerical_grad_many(lambda vs: losses([{**params, k: v} for v in vs]), params[k])
         # Entries near 0 (saturated units) make relative errors meaningless: rtol plus a 1e-7 floor,
         # above the ~1e-10 noise of central differences on a loss of order 1.
         check(np.allclose(grads[k], num, rtol=tol.grad_rel_error, atol=1e-7),

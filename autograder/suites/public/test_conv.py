@@ -5,7 +5,7 @@ from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 from autograder.expect import array_like, call_text, check
-from autograder.numgrad import numerical_vjp, rel_error
+from autograder.numgrad import numerical_vjp_many, rel_error
 from autograder.vectors import case, check_recorded, recorded
 
 # Hypothesis' explain phase re-runs a failing test up to hundreds of times (seconds) for notes the
@@ -145,14 +145,15 @@ def test_conv_backward_matches_numerical_grad(student, tol, x_shape, w_shape, st
     dout = rng.uniform(-1, 1, shape)
     dx, dw, db = _backward(student, dout, x, w, stride, padding)
 
-    def fwd(x_, w_, b_):
-        out = student.conv.conv2d_forward(x_, w_, b_, stride=stride, padding=padding)
-        return array_like(out, dout, call_text("conv2d_forward", x_, w_, b_, stride=stride, padding=padding))
+    def fwd(arg_lists):
+        outs = student.conv.conv2d_forward.map(arg_lists, stride=stride, padding=padding)
+        return [array_like(out, dout, call_text("conv2d_forward", *args, stride=stride, padding=padding))
+                for args, out in zip(arg_lists, outs)]
 
     numeric = {
-        "dx": numerical_vjp(lambda v: fwd(v, w, b), x, dout),
-        "dw": numerical_vjp(lambda v: fwd(x, v, b), w, dout),
-        "db": numerical_vjp(lambda v: fwd(x, w, v), b, dout),
+        "dx": numerical_vjp_many(lambda vs: fwd([(v, w, b) for v in vs]), x, dout),
+        "dw": numerical_vjp_many(lambda vs: fwd([(x, v, b) for v in vs]), w, dout),
+        "db": numerical_vjp_many(lambda vs: fwd([(x, w, v) for v in vs]), b, dout),
     }
     for name, got in zip(("dx", "dw", "db"), (dx, dw, db)):
         # Forward is linear in each argument: central differences are exact up to rounding (~1e-9 relative).
@@ -201,8 +202,9 @@ def test_maxpool_backward_matches_numerical_grad(student, tol, x_shape, pool, st
                                out_size(x_shape[2], pool, stride, "valid"), x_shape[3]))  # fmt: skip
     call = call_text("maxpool_backward", dout, x, **kw)
     got = array_like(student.conv.maxpool_backward(dout, x, **kw), x, call)
-    numeric = numerical_vjp(
-        lambda v: array_like(student.conv.maxpool_forward(v, **kw), dout, call_text("maxpool_forward", v, **kw)),
+    numeric = numerical_vjp_many(
+        lambda vs: [array_like(o, dout, call_text("maxpool_forward", v, **kw))
+                    for v, o in zip(vs, student.conv.maxpool_forward.map([(v,) for v in vs], **kw))],
         x, dout)  # fmt: skip
     # Most entries are exactly 0 (not a window maximum): compare with allclose, not relative error.
     check(np.allclose(got, numeric, rtol=tol.grad_rel_error, atol=1e-7),

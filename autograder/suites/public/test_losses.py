@@ -7,7 +7,7 @@ from hypothesis.extra import numpy as hnp
 
 from autograder.expect import array_like, call_text, check
 from autograder.feedback import Mismatch, abbrev
-from autograder.numgrad import numerical_grad, rel_error
+from autograder.numgrad import numerical_grad_many, rel_error
 from autograder.strategies import arrays, floats, one_hot
 from autograder.vectors import case, check_recorded, recorded
 
@@ -103,7 +103,8 @@ def check_gradient(student, loss: str, grad: str, x, y, tol) -> None:
     """The student's grad(x, y) against central differences of the student's own loss(., y)."""
     f = getattr(student.losses, loss)
     got = array_like(getattr(student.losses, grad)(x, y), x, call_text(grad, x, y))
-    numeric = numerical_grad(lambda v: scalar(f(v, y), call_text(loss, v, y)), x)
+    numeric = numerical_grad_many(
+        lambda vs: [scalar(o, call_text(loss, v, y)) for v, o in zip(vs, f.map([(v, y) for v in vs]))], x)
     # Entries ~0 (prediction equal to the target) make the max relative error meaningless; an
     # absolute floor of 1e-7 sits well above central differences' roundoff (~1e-10 for losses ~1).
     err = rel_error(got, numeric)

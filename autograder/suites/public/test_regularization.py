@@ -7,7 +7,7 @@ from hypothesis.extra import numpy as hnp
 
 from autograder.expect import array_like, assert_close, call_text, check
 from autograder.feedback import Mismatch
-from autograder.numgrad import numerical_grad, numerical_vjp, rel_error
+from autograder.numgrad import numerical_grad_many, numerical_vjp_many, rel_error
 from autograder.strategies import arrays
 from autograder.vectors import case, check_recorded, recorded
 
@@ -136,12 +136,13 @@ def test_dropout_backward_matches_numerical_vjp(student, tol, data, rate):
     dout = data.draw(arrays(shape=x.shape, low=-5, high=5), label="dout")
     fwd = student.regularization.dropout_forward
 
-    def out(v):
-        return dropout_result(fwd(v, rate, mask=mask), v, call_text("dropout_forward", v, rate, mask=mask))[0]
+    def out(vs):
+        return [dropout_result(o, v, call_text("dropout_forward", v, rate, mask=mask))[0]
+                for v, o in zip(vs, fwd.map([(v, rate) for v in vs], mask=mask))]
 
     call = call_text("dropout_backward", dout, mask, rate)
     got = array_like(student.regularization.dropout_backward(dout, mask, rate), dout, call)
-    numeric = numerical_vjp(out, x, dout)
+    numeric = numerical_vjp_many(out, x, dout)
     # dropout is linear in x: central differences are exact up to rounding, entries can be exactly 0.
     check(np.allclose(got, numeric, rtol=tol.grad_rel_error, atol=1e-7),
           f"{call} disagrees with the numerical derivative of your dropout_forward: "
@@ -167,8 +168,7 @@ def test_penalty_grad_matches_numerical_grad(student, tol, data, name):
           + (f" with keys {sorted(grads)}" if isinstance(grads, dict) else "")
           + f"; expected a dict with keys {sorted(params)} (zeros for the biases)")
 
-    def value(key, v):
-        got = penalty({**params, key: v}, lam)
+    def value(got):
         if isinstance(got, np.ndarray) and got.size == 1 and got.dtype.kind in "iuf":
             got = got.item()
         check(isinstance(got, (int, float)) and not isinstance(got, bool),
@@ -177,7 +177,7 @@ def test_penalty_grad_matches_numerical_grad(student, tol, data, name):
 
     for key, p in params.items():
         got = array_like(grads[key], p, f"{grad_call}[{key!r}]")
-        numeric = numerical_grad(lambda v: value(key, v), p)
+        numeric = numerical_grad_many(lambda vs: [value(o) for o in penalty.map([({**params, key: v}, lam) for v in vs])], p)
         # The bias gradients are exactly 0, so compare with an absolute floor instead of a pure ratio.
         check(np.allclose(got, numeric, rtol=tol.grad_rel_error, atol=1e-7),
               f"{grad_call}[{key!r}] disagrees with the numerical gradient of your {name}_penalty: "

@@ -1,0 +1,90 @@
+"""The student proxy: calls and batched calls (`map`) through a real worker, and their failure messages."""
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+from autograder.sandbox import Limits, Worker
+from autograder.student import MAP_CHUNK, Student, StudentError
+
+CODE = """
+    import time
+    import numpy as np
+
+    def square(x, scale=1.0):
+        return scale * x * x
+
+    def picky(x):
+        if x.sum() > 10:
+            raise ValueError("too big")
+        return x
+
+    def sneaky(x):
+        if x.sum() > 10:
+            x[...] = 0
+        return 1.0
+
+    def slow(x):
+        if x.sum() > 10:
+            time.sleep(60)
+        return x
+"""
+
+
+@pytest.fixture(scope="module")
+def student(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("sub")
+    (folder / "mod.py").write_text(textwrap.dedent(CODE))
+    with Worker(folder, limits=Limits(timeout=2.0)) as worker:
+        proxy = Student(worker, test_budget=5.0)
+        yield proxy
+
+
+def points(n):
+    return [(np.full(2, float(i)),) for i in range(n)]
+
+
+def test_map_returns_each_value_in_order(student):
+    student.new_test()
+    calls_before = student.calls
+    got = student.mod.square.map(points(MAP_CHUNK + 3), scale=2.0)  # two round trips
+    assert [float(g[0]) for g in got] == [2.0 * i * i for i in range(MAP_CHUNK + 3)]
+    assert student.calls - calls_before == 2
+
+
+def test_map_failure_names_the_call_that_failed(student):
+    student.new_test()
+    with pytest.raises(StudentError) as e:
+        student.mod.picky.map(points(10))
+    assert e.value.kind == "exception"
+    assert "picky(array float64 (2,) [6., 6.]) failed" in e.value.message and "too big" in e.value.message
+
+
+def test_map_reports_the_call_that_changed_its_argument(student):
+    student.new_test()
+    with pytest.raises(StudentError) as e:
+        student.mod.sneaky.map(points(10))
+    assert e.value.kind == "mutated"
+    assert e.value.message.startswith("sneaky(array float64 (2,) [6., 6.]) modified its argument")
+
+
+def test_a_hanging_call_in_a_map_times_out_within_the_test_budget(student):
+    student.new_test()
+    started = time.monotonic()
+    with pytest.raises(StudentError) as e:
+        student.mod.slow.map(points(10))
+    # 10 calls may take 10 x 2 s together, but no more than what is left of the test's 5 s budget.
+    assert time.monotonic() - started < 15
+    assert e.value.kind == "slow" and "more than 5 s in this test" in e.value.message
+    student.new_test()
+    assert float(student.mod.square(np.array([3.0]))[0]) == 9.0  # the worker was restarted
+
+
+def test_map_without_a_worker_map_falls_back_to_calls():
+    class Plain:
+        def call(self, module, function, *args, **kwargs):
+            from autograder.sandbox import CallResult
+            return CallResult(ok=True, value=args[0] * 2)
+
+    assert Student(Plain()).mod.double.map([(1,), (2,)]) == [2, 4]
