@@ -112,9 +112,11 @@ class _Workers:
         if self.isolate == "views" and (self.submission / exercise).is_dir():
             return self.submission / exercise
         from autograder import reuse
-        from autograder.submissions import pack, unpack
+        from autograder.packing import pack, unpack
 
         folder = self.tmp / exercise
+        if folder.is_dir():  # its tests came round again (public and hidden files apart): the same view
+            return folder
         folder.mkdir()
         if self.isolate == "views":
             return folder  # no view of this exercise: nothing submitted

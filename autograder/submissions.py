@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from autograder.config import EXERCISES
+from autograder.packing import BadSubmission, pack, unpack  # noqa: F401 - part of this module's API
 
 ZIP_MAX_FILES = 1000
 ZIP_MAX_BYTES = 64 << 20  # uncompressed, all members together
@@ -19,10 +20,6 @@ NOTEBOOK_MAX_BYTES = 32 << 20
 # Archivers' litter, never part of a submission.
 JUNK = ("__MACOSX", "__pycache__", ".ipynb_checkpoints", ".git")
 KINDS = ("folder", "zip", "notebook")
-
-
-class BadSubmission(Exception):
-    """This submission cannot be graded as it is; the message says why (shown as 'could not grade')."""
 
 
 @dataclass
@@ -234,33 +231,3 @@ def content_hash(folder: Path) -> str:
                     while chunk := f.read(1 << 20):
                         h.update(chunk)
     return h.hexdigest()
-
-
-def pack(folder: Path) -> dict[str, bytes | str]:
-    """Relative path -> bytes (regular files) or link target (str), to ship a submission to a remote worker."""
-    out: dict[str, bytes | str] = {}
-    for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames[:] = [d for d in dirnames if d not in ("__pycache__", ".git")]
-        for name in filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
-            full = os.path.join(dirpath, name)
-            rel = os.path.relpath(full, folder).replace(os.sep, "/")
-            if os.path.islink(full):
-                out[rel] = os.readlink(full)
-            elif os.path.isfile(full):
-                out[rel] = Path(full).read_bytes()
-    return out
-
-
-def unpack(files: dict[str, bytes | str], dest: Path) -> Path:
-    """Recreate a packed submission under `dest` (names checked as for zips); returns `dest`."""
-    for rel, data in files.items():
-        parts = PurePosixPath(rel).parts
-        if not parts or rel.startswith("/") or ".." in parts:
-            raise BadSubmission(f"invalid path in a packed submission: {rel!r}")
-        target = dest.joinpath(*parts)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(data, str):
-            os.symlink(data, target)
-        else:
-            target.write_bytes(data)
-    return dest

@@ -116,3 +116,18 @@ def test_isolated_exercises_see_only_their_view(tmp_path):
     assert shared["tests"] and all(t["status"] == "passed" for t in shared["tests"])
     assert isolated["tests"] and all(t["status"] == "failed" for t in isolated["tests"])
     assert "losses" in isolated["tests"][0]["output"]
+
+
+def test_an_exercise_whose_tests_come_round_again_gets_the_same_view(tmp_path):
+    from autograder.config import load
+    from autograder.plugin import _Workers
+
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    shutil.copy(ROOT / "solutions" / "activations.py", sub / "activations.py")
+    (sub / "helper.py").write_text("X = 1\n")
+    (tmp_path / "views").mkdir()
+    workers = _Workers(sub, load(None), "none", "1", tmp_path / "views")
+    first = workers.folder_for("activations")
+    assert workers.folder_for("activations") == first  # e.g. public, hidden, then public tests again
+    assert sorted(p.name for p in first.iterdir()) == ["activations.py", "helper.py"]
