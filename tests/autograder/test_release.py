@@ -416,3 +416,22 @@ def test_signature_problem_catches_renamed_reordered_and_missing_defaults():
     assert signature_problem(extended, "activations", "softmax") is None
     for bad in (renamed, wrong_default, no_default, extra_required):
         assert signature_problem(bad, "activations", "softmax"), bad.__name__
+
+
+def test_vectors_are_stale_beyond_the_last_bits_only(tmp_path):
+    from autograder.release import VECTOR_RTOL, _same_cases
+    from autograder.vectors import recorded
+
+    cases = recorded("conv")
+    again = recorded("conv")
+    assert _same_cases(cases, again)
+    last_bits = recorded("conv")
+    last_bits[0].expected = last_bits[0].expected * (1 + VECTOR_RTOL / 10)  # another machine's BLAS
+    assert _same_cases(cases, last_bits)
+    changed = recorded("conv")
+    changed[0].expected = changed[0].expected * (1 + 1e-9)  # the reference changed
+    assert not _same_cases(cases, changed)
+    renamed = recorded("conv")
+    renamed[1].hints = [("another hint", out) for _, out in renamed[1].hints] or [("a new hint", 0.0)]
+    assert not _same_cases(cases, renamed)
+    assert not _same_cases(cases, cases[:-1])
