@@ -29,15 +29,26 @@ class StudentError(AssertionError):
 class StudentFunction:
     """A callable standing for one function of the student's module."""
 
-    def __init__(self, student: "Student", module: str, name: str):
-        self.student, self.module, self.name = student, module, name
+    def __init__(self, student: "Student", module: str, name: str, timeout: float | None = None):
+        self.student, self.module, self.name, self.timeout = student, module, name, timeout
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self.timeout is not None:
+            return self.student.map(self.module, self.name, [(args, kwargs)], timeout=self.timeout)[0]
         return self.student.call(self.module, self.name, args, kwargs)
 
     def map(self, arg_lists: list[tuple], **kwargs: Any) -> list:
         """[self(*args, **kwargs) for args in arg_lists], in few round trips to the worker."""
-        return self.student.map(self.module, self.name, [(tuple(args), kwargs) for args in arg_lists])
+        return self.student.map(self.module, self.name, [(tuple(args), kwargs) for args in arg_lists],
+                                timeout=self.timeout)
+
+    def within(self, seconds: float) -> "StudentFunction":
+        """This function with a tighter time limit per call (never looser than course.toml's call_timeout_s).
+
+        For a test where a mistake means running (nearly) forever: a timeout costs the class
+        its whole length, once per such submission.
+        """
+        return StudentFunction(self.student, self.module, self.name, seconds)
 
     def __repr__(self) -> str:
         return f"<student {self.module}.{self.name}>"
@@ -76,19 +87,27 @@ class Student:
         self._fatal = None
         self._spent = 0.0
 
+    def retry(self) -> None:
+        """The same test runs again: its time budget starts again, a fatal failure stands (a hang is not paid twice)."""
+        self._spent = 0.0
+
     def call(self, module: str, function: str, args: tuple, kwargs: dict) -> Any:
         result = self._run(function, lambda: self.worker.call(module, function, *args, **kwargs),
                            lambda i: (args, kwargs))
         return result.value
 
-    def map(self, module: str, function: str, calls: list[tuple[tuple, dict]]) -> list:
-        """`function(*args, **kwargs)` for each (args, kwargs): the values, in order, in few round trips."""
+    def map(self, module: str, function: str, calls: list[tuple[tuple, dict]], timeout: float | None = None) -> list:
+        """`function(*args, **kwargs)` for each (args, kwargs): the values, in order, in few round trips.
+
+        `timeout`: seconds per call, when tighter than the worker's limit.
+        """
         if not hasattr(self.worker, "map"):
             return [self.call(module, function, args, kwargs) for args, kwargs in calls]
         values: list = []
+        limit = getattr(getattr(self.worker, "limits", None), "timeout", None)
+        per_call = timeout if limit is None else min(limit, timeout) if timeout is not None else limit
         for start in range(0, len(calls), MAP_CHUNK):
             chunk = calls[start:start + MAP_CHUNK]
-            per_call = getattr(getattr(self.worker, "limits", None), "timeout", None)
             timeout = None
             if per_call is not None:
                 left = per_call if self.test_budget is None else max(per_call, self.test_budget - self._spent)
@@ -96,8 +115,8 @@ class Student:
             result = self._run(function, lambda: self.worker.map(module, function, chunk, timeout=timeout),
                                lambda i: chunk[i] if i is not None and 0 <= i < len(chunk) else chunk[0])
             if type(result.value) is not list or len(result.value) != len(chunk):
-                raise StudentError(f"the worker answered {len(chunk)} calls of {function} with something else; "
-                                   "it was restarted", "protocol")
+                raise StudentError(f"the worker answered {len(chunk)} calls of {function} with something else "
+                                   "(a forged reply?)", "protocol")
             values.extend(result.value)
         return values
 

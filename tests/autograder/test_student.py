@@ -88,3 +88,18 @@ def test_map_without_a_worker_map_falls_back_to_calls():
             return CallResult(ok=True, value=args[0] * 2)
 
     assert Student(Plain()).mod.double.map([(1,), (2,)]) == [2, 4]
+
+
+def test_within_gives_one_call_a_tighter_time_limit(student):
+    student.new_test()
+    started = time.monotonic()
+    with pytest.raises(StudentError) as e:
+        student.mod.slow.within(0.5)(np.full(2, 6.0))
+    assert time.monotonic() - started < 1.9  # well under the worker's own 2 s limit
+    assert e.value.kind == "timeout" and "slow did not return within 0.5 s" in e.value.message
+    student.new_test()
+    assert float(student.mod.square.within(0.5)(np.array([3.0]))[0]) == 9.0
+    student.new_test()
+    with pytest.raises(StudentError) as e:
+        student.mod.slow.within(60)(np.full(2, 6.0))
+    assert "slow did not return within 2 s" in e.value.message  # never looser than the worker's limit
