@@ -29,6 +29,7 @@ from autograder.runner import GradingFailed, run_suites, suite_files
 from autograder.submissions import BadSubmission, find_entries, pack, prepare, unpack
 
 PACKAGE_DIRS = ("autograder", "dlref")
+EXAMPLES_KEY = "DLGRADE_EXAMPLES_KEY"  # a task's recordings key, when it runs on another machine
 SOURCE_SUFFIXES = (".py", ".json", ".ini", ".toml")
 
 
@@ -46,6 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="keep results of submissions graded before from the same files, grader and course.toml")
     parser.add_argument("--no-reuse", action="store_true",
                         help="grade every file even when an identical one was graded before (see autograder/reuse.py)")
+    parser.add_argument("--no-replay", action="store_true",
+                        help="run every property test under hypothesis for every submission instead of replaying "
+                             "the examples recorded where it first passed (same grades, slower; see autograder/replay.py)")
     parser.add_argument("--assignment", default="dlgrade", help="assignment name in gradebook.db (default: dlgrade)")
     parser.add_argument("--unsafe-no-sandbox", action="store_true", help="grade without bubblewrap (trusted code only!)")
     parser.add_argument("--cnn-budget", type=float, metavar="SECONDS",
@@ -164,6 +168,9 @@ def grade_task(student: str, source, exercises: list[str], sandbox: str, course_
     """
     from autograder.pool import worker_uid
 
+    if EXAMPLES_KEY in env:  # on a machine of a Dask cluster: its own recordings
+        env = dict(env)
+        env["DLGRADE_EXAMPLES"] = str(Path(tempfile.gettempdir()) / f"dlgrade-examples-{env.pop(EXAMPLES_KEY)}")
     start = time.monotonic()
     result = SubmissionResult(student=student, sandboxed=sandbox != "none")
     try:
@@ -268,6 +275,10 @@ class Batch:
         self.reuse_salt = {"grader": self.version, "course": self.course_hash, "options": self.options,
                            "sandbox": sandbox}
         self.known: dict[tuple[str, str], list[dict] | None] = {}
+        # Hypothesis examples recorded once and replayed (autograder/replay.py): under OUT here; a
+        # machine of a Dask cluster keeps its own under its temporary folder.
+        self.examples_key = None if getattr(args, "no_replay", False) else hashlib.sha256(
+            f"{self.version}\0{self.course_hash}".encode()).hexdigest()[:16]
 
     def key(self, content_hash: str, when: str) -> dict:
         return {"content_hash": content_hash, "grader_version": self.version, "course_hash": self.course_hash,
@@ -381,11 +392,18 @@ class Batch:
             future = self.pool.submit(
                 grade_task, label, pack(source) if self.pool.ships_files else str(source), exercises, self.sandbox,
                 self.course_toml, submission_timeout(self.args, self.course, exercises),
-                {**self.env, **({"DLGRADE_ISOLATE": "views"} if self.store else {})},
+                {**self.env, **({"DLGRADE_ISOLATE": "views"} if self.store else {}), **self.examples_env()},
                 key=f"dlgrade-{owners[0].student}-{uuid.uuid4().hex[:8]}", resources=self.resources(),
             )
             running[future] = task
         return left
+
+    def examples_env(self) -> dict[str, str]:
+        if self.examples_key is None:
+            return {}
+        if self.pool.ships_files:
+            return {EXAMPLES_KEY: self.examples_key}
+        return {"DLGRADE_EXAMPLES": str((self.out / ".examples" / self.examples_key).resolve())}
 
     def collect(self, task: Task, result: dict) -> None:
         """A task ended: give each job its views' tests and store the reusable ones.

@@ -35,6 +35,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="one worker per exercise, seeing only that exercise's view of the submission "
                          "(see autograder/reuse.py); 'views': the submission is a folder of views, one "
                          "per exercise ($DLGRADE_ISOLATE)")
+    group.addoption("--examples", help="folder where hypothesis tests that pass record their examples, and "
+                                       "replay them for later submissions (see autograder/replay.py; "
+                                       "$DLGRADE_EXAMPLES; default: off)")
 
 
 def _setting(cfg: pytest.Config, option: str, env: str, default: str | None = None) -> str | None:
@@ -45,7 +48,7 @@ def _setting(cfg: pytest.Config, option: str, env: str, default: str | None = No
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "weight(w): this test's share of its exercise's points (default 1)")
     course = course_config.load(_setting(config, "--course", "DLGRADE_COURSE"))
-    config.stash[_state] = {"course": course, "tests": [], "workers": None}
+    config.stash[_state] = {"course": course, "tests": [], "workers": None, "replayed": 0}
     settings.register_profile(
         "grading",
         derandomize=True,  # same examples every run: the same submission gets the same score
@@ -60,7 +63,30 @@ def pytest_configure(config: pytest.Config) -> None:
         phases=[p for p in Phase if p is not Phase.explain],
     )
     settings.load_profile("grading")
+    _no_local_constants()
     config.pluginmanager.register(_Reporter(config), "dlgrade-reporter")
+    examples = _examples_folder(config)
+    if examples is not None:
+        config.pluginmanager.register(_Recorder(examples), "dlgrade-recorder")
+
+
+def _no_local_constants() -> None:
+    """Stop hypothesis from mixing literals of the "local" modules imported so far into its examples.
+
+    Hypothesis (6.131+) draws now and then from the constants of every non-site-packages module
+    in sys.modules. Here those are the grader's own modules, some imported only when a test
+    fails (the mistakes behind a hint), so a test's examples would depend on the outcomes of the
+    tests before it (another student's, in a session that grades several views), and on whether
+    the package is installed editable. Without them, a test's examples depend on the test alone.
+    """
+    try:
+        from hypothesis.internal.conjecture import providers
+
+        empty = providers.Constants()
+    except (ImportError, AttributeError, TypeError):  # an older hypothesis: no local constants
+        return
+    if hasattr(providers, "_get_local_constants"):
+        providers._get_local_constants = lambda: empty
 
 
 @pytest.fixture(scope="session")
@@ -141,6 +167,11 @@ class _Workers:
         if self.current is not None and self.current[0] == (exercise if self.isolate else ""):
             self.current[1].new_test()
 
+    def retry(self, exercise: str) -> None:
+        """The test runs again (under hypothesis, after a failed replay): its time budget starts again."""
+        if self.current is not None and self.current[0] == (exercise if self.isolate else ""):
+            self.current[1].retry()
+
     def close(self) -> None:
         for worker in self.workers:
             worker.close()
@@ -190,6 +221,63 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     workers = item.config.stash[_state]["workers"]
     if workers is not None:
         workers.new_test(exercise_of(item))
+
+
+def _examples_folder(cfg: pytest.Config) -> Path | None:
+    from autograder import replay
+
+    value = _setting(cfg, "--examples", replay.ENV)
+    return Path(value) if value else None
+
+
+def _fixture_args(item: pytest.Function) -> dict:
+    """What pytest passes the test function: its fixtures and parameters (as pytest's own pyfunc_call)."""
+    return {name: item.funcargs[name] for name in item._fixtureinfo.argnames}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function):
+    """Run a hypothesis test on its recorded examples; on any failure, let hypothesis run it (replay.py)."""
+    folder = _examples_folder(pyfuncitem.config)
+    handle = getattr(pyfuncitem.obj, "hypothesis", None)
+    if folder is None or handle is None:
+        return None
+    from autograder import replay
+
+    examples = replay.load(replay.path_for(folder, pyfuncitem.nodeid), pyfuncitem.nodeid)
+    if examples is None:
+        return None
+    try:
+        replay.replay(handle.inner_test, _fixture_args(pyfuncitem), examples)
+    except Exception:  # noqa: BLE001 - a failing example (or a diverging draw): hypothesis decides
+        workers = pyfuncitem.config.stash[_state]["workers"]
+        if workers is not None:
+            workers.retry(exercise_of(pyfuncitem))
+        return None
+    pyfuncitem.config.stash[_state]["replayed"] += 1
+    return True
+
+
+class _Recorder:
+    """Records the examples of each hypothesis test that passes and has no recording yet (replay.py)."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_pyfunc_call(self, pyfuncitem: pytest.Function):
+        from autograder import replay
+
+        handle = getattr(pyfuncitem.obj, "hypothesis", None)
+        path = replay.path_for(self.folder, pyfuncitem.nodeid)
+        if handle is None or path.exists():
+            yield
+            return
+        recorder = replay.Recorder(handle, set(_fixture_args(pyfuncitem)))
+        with recorder.installed():
+            outcome = yield
+        if outcome.excinfo is None:
+            recorder.save(path, pyfuncitem.nodeid)
 
 
 def exercise_of(item: pytest.Item) -> str:
@@ -282,6 +370,7 @@ class _Reporter:
                     "seconds": round(time.monotonic() - self.started, 3),
                     "sandboxed": sandboxed(_setting(self.cfg, "--sandbox", "DLGRADE_SANDBOX", "auto")),
                     "exitstatus": int(exitstatus),
+                    "replayed": state["replayed"],  # property tests passed on recorded examples (replay.py)
                 },
             )
 

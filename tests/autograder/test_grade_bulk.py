@@ -181,3 +181,20 @@ def test_dask_cluster_grades_the_same_as_the_local_pool(klass, uninterrupted, tm
         key = (lambda t: (t["name"], t["status"], t["score"])) if student == "uid" else \
             (lambda t: (t["name"], t["status"], t["score"], t["output"]))  # the uid's messages name the slot's uid
         assert [key(t) for t in a["tests"]] == [key(t) for t in b["tests"]]
+
+
+def test_a_regrade_replays_the_recorded_examples_with_the_same_grades(klass, uninterrupted, tmp_path):
+    subs, course = klass
+    full, _ = uninterrupted
+    assert list((full / ".examples").glob("*/*.ex")), "ana passed every property test: they are recorded"
+    again, plain = tmp_path / "again", tmp_path / "plain"
+    shutil.copytree(full / ".examples", again / ".examples")
+    for out, extra in ((again, ["--no-reuse"]), (plain, ["--no-reuse", "--no-replay"])):
+        proc = subprocess.run(command(subs, out, course, *extra), cwd=ROOT, capture_output=True, text=True,
+                              timeout=600)
+        assert proc.returncode == 1, proc.stderr[-2000:]
+        assert (out / "grades.csv").read_bytes() == (full / "grades.csv").read_bytes()
+        for student in GRADED:
+            key = (lambda t: (t["name"], t["status"], t["score"])) if student == "uid" else (lambda t: t)
+            assert [key(t) for t in load(out, student)["tests"]] == [key(t) for t in load(full, student)["tests"]]
+    assert not (plain / ".examples").exists()

@@ -1,0 +1,90 @@
+"""Recorded hypothesis examples: faithful copies, divergence detection, and replay in a grading run."""
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import strategies as st
+
+from autograder import protocol, replay
+from autograder.runner import run_suites
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_same_is_exact_about_types_and_bits():
+    assert replay.same({"a": (1, 2.0, [np.arange(3)])}, {"a": (1, 2.0, [np.arange(3)])})
+    assert not replay.same((1, 2), [1, 2])
+    assert not replay.same(0.0, -0.0)
+    assert replay.same(float("nan"), float("nan"))
+    assert not replay.same(np.zeros(2), np.zeros(2, dtype=np.float32))
+    assert not replay.same(np.zeros((2, 1)), np.zeros((1, 2)))
+    assert not replay.same(1, True)
+    assert not replay.same({"a": 1, "b": 2}, {"b": 2, "a": 1})  # kwargs keep their order
+
+
+def test_snapshot_copies_and_refuses_what_would_not_come_back_the_same():
+    x = np.arange(4.0)
+    copy = replay.snapshot({"x": x, "rate": 0.5})
+    x[0] = 99.0
+    assert copy["x"][0] == 0.0
+    for value in (np.float64(1.5), np.bool_(True), {1, 2}, object(), np.array(["a"])):
+        with pytest.raises(replay.Unrecordable):
+            replay.snapshot(value)
+
+
+def test_replayed_draws_must_be_the_recorded_ones():
+    draws = [["axis", repr(st.integers(-1, 0)), -1], [None, repr(st.booleans()), True]]
+    data = replay._ReplayData(draws)
+    assert data.draw(st.integers(-1, 0), label="axis") == -1
+    assert data.draw(st.booleans()) is True
+    assert data.finished()
+    with pytest.raises(replay.Diverged):
+        data.draw(st.booleans())  # one more than recorded
+    with pytest.raises(replay.Diverged):
+        replay._ReplayData(draws).draw(st.integers(-2, 0), label="axis")  # another strategy
+    with pytest.raises(replay.Diverged):
+        replay._ReplayData(draws).draw(st.integers(-1, 0), label="other")  # another label
+
+
+def test_a_recording_of_another_test_or_version_or_a_damaged_file_is_ignored(tmp_path):
+    path = tmp_path / "t.ex"
+    payload = {"nodeid": "t::a", "versions": replay.versions(), "examples": [{"kwargs": {"x": 1}, "data": None,
+                                                                             "draws": None}]}
+    path.write_bytes(protocol.encode(payload))
+    assert replay.load(path, "t::a") == payload["examples"]
+    assert replay.load(path, "t::b") is None
+    path.write_bytes(protocol.encode({**payload, "versions": {"hypothesis": "0.0", "numpy": "0.0"}}))
+    assert replay.load(path, "t::a") is None
+    path.write_bytes(b"not a recording")
+    assert replay.load(path, "t::a") is None
+    assert replay.load(tmp_path / "missing.ex", "t::a") is None
+
+
+def test_a_passing_run_records_and_the_next_replays_with_the_same_results(tmp_path):
+    course = tmp_path / "course.toml"
+    course.write_text("[grading]\nmax_examples = 5\n")
+    sub, wrong = tmp_path / "model", tmp_path / "wrong"
+    sub.mkdir()
+    wrong.mkdir()
+    source = (ROOT / "solutions" / "activations.py").read_text()
+    shutil.copy(ROOT / "solutions" / "activations.py", sub)
+    (wrong / "activations.py").write_text(source.replace("return e / np.sum(e, axis=axis, keepdims=True)",
+                                                         "return e / np.sum(e)"))
+    assert source != (wrong / "activations.py").read_text()
+    examples = tmp_path / "examples"
+    env = {"DLGRADE_EXAMPLES": str(examples)}
+    first = run_suites(sub, ["activations"], hidden=True, course=course, env=env)
+    assert first["replayed"] == 0 and all(t["status"] == "passed" for t in first["tests"])
+    kept = sorted(examples.glob("*.ex"))
+    assert kept, "the property tests that passed recorded nothing"
+    again = run_suites(sub, ["activations"], hidden=True, course=course, env=env)
+    assert again["replayed"] == len(kept) and again["tests"] == first["tests"]
+    assert sorted(examples.glob("*.ex")) == kept
+    # A wrong softmax fails its property tests in the replay: hypothesis runs them as usual.
+    plain = run_suites(wrong, ["activations"], hidden=True, course=course)
+    replayed = run_suites(wrong, ["activations"], hidden=True, course=course, env=env)
+    assert plain["replayed"] == 0 and replayed["tests"] == plain["tests"]
+    shrunk = {t["name"]: t for t in replayed["tests"]}["activations: softmax matches the reference along any axis"]
+    assert shrunk["status"] == "failed" and "softmax(array float64 (1, 2) [[0., 0.]], axis=0)" in shrunk["extra_data"]["details"]
+    assert 0 < replayed["replayed"] < len(kept)
