@@ -52,7 +52,11 @@ def array_like(got: Any, like: np.ndarray, call: "str | CallText") -> np.ndarray
     return got.astype(np.float64)
 
 
-def check(condition: bool, message: str, hint: str = "") -> None:
-    """A property check: fail with `message` (written for the student), and a hint, when `condition` is false."""
+def check(condition: bool, message: "str | Callable[[], str]", hint: str = "") -> None:
+    """A property check: fail with `message` (written for the student), and a hint, when `condition` is false.
+
+    Give the message as a function (`lambda: f"..."`) when it formats arrays: it is then
+    rendered only for a failure, not for each of the thousands of checks that pass.
+    """
     if not condition:
-        raise Mismatch(message, hint)
+        raise Mismatch(message() if callable(message) else message, hint)

@@ -49,14 +49,14 @@ seeds = st.integers(0, 2**16)
 def loss_and_grads(got, params, call):
     """The student's (loss, grads) as (float, dict of float64 arrays shaped like params), or a clear failure."""
     check(isinstance(got, (tuple, list)) and len(got) == 2,
-          f"{call} returned {abbrev(got, 4)}; expected a tuple (loss, grads)")
+          lambda: f"{call} returned {abbrev(got, 4)}; expected a tuple (loss, grads)")
     loss, grads = got
     if isinstance(loss, np.ndarray) and loss.size == 1:
         loss = loss.reshape(()).item()
     check(isinstance(loss, (int, float, np.number)) and not isinstance(loss, bool),
-          f"{call} returned the loss {abbrev(loss, 4)}; expected a number")
+          lambda: f"{call} returned the loss {abbrev(loss, 4)}; expected a number")
     check(isinstance(grads, dict) and set(grads) == set(params),
-          f"{call} returned grads {abbrev(grads, 2)}; expected a dict with the keys {sorted(params)}")
+          lambda: f"{call} returned grads {abbrev(grads, 2)}; expected a dict with the keys {sorted(params)}")
     return float(loss), {k: array_like(grads[k], params[k], f"grads[{k!r}] of {call}") for k in params}
 
 
@@ -67,7 +67,7 @@ def agree_part(student, tol, part, params, x, y, activation):
     call = call_text("mlp_loss_and_grads", *args, **kwargs)
     got = fn(*args, **kwargs)
     check(isinstance(got, (tuple, list)) and len(got) == 2,
-          f"{call} returned {abbrev(got, 4)}; expected a tuple (loss, grads)")
+          lambda: f"{call} returned {abbrev(got, 4)}; expected a tuple (loss, grads)")
     expected = ref.mlp_loss_and_grads(*copy.deepcopy(args), **kwargs)
 
     def hints(g):
@@ -111,7 +111,7 @@ def test_dense_backward_matches_numerical_vjp(student, tol, n, d, m):
     x, w, b, dout = dense_inputs(1000 * n + 100 * d + m, n, d, m)
     call = call_text("dense_backward", dout, x, w)
     got = student.backprop.dense_backward(dout, x, w)
-    check(isinstance(got, (tuple, list)) and len(got) == 3, f"{call} returned {abbrev(got, 4)}; expected (dx, dW, db)")
+    check(isinstance(got, (tuple, list)) and len(got) == 3, lambda: f"{call} returned {abbrev(got, 4)}; expected (dx, dW, db)")
     numeric = {
         "dx": numerical_vjp(lambda v: ref.dense_forward(v, w, b), x, dout),
         "dW": numerical_vjp(lambda v: ref.dense_forward(x, v, b), w, dout),
@@ -122,7 +122,7 @@ def test_dense_backward_matches_numerical_vjp(student, tol, n, d, m):
         # Entries can be ~0 by cancellation, where relative errors mean nothing: rtol plus a 1e-7 floor,
         # well above the ~1e-9 central-difference noise on values of order 1.
         check(np.allclose(mine, num, rtol=tol.grad_rel_error, atol=1e-7),
-              f"{name} of {call} disagrees with the numerical VJP: largest difference {np.max(np.abs(mine - num)):.3g}")
+              lambda: f"{name} of {call} disagrees with the numerical VJP: largest difference {np.max(np.abs(mine - num)):.3g}")
 
 
 def test_dense_backward_square_weights(student, tol):
@@ -145,8 +145,8 @@ def test_dense_backward_one_sample(student, tol):
 def init_dict(got, sizes, call):
     """The student's init_params result checked for keys W1..WL, b1..bL and their shapes."""
     keys = [f"{p}{i}" for i in range(1, len(sizes)) for p in "Wb"]
-    check(isinstance(got, dict), f"{call} returned {abbrev(got, 2)}; expected a dict with keys {keys}")
-    check(set(got) == set(keys), f"{call} returned the keys {sorted(got)}; expected {sorted(keys)}")
+    check(isinstance(got, dict), lambda: f"{call} returned {abbrev(got, 2)}; expected a dict with keys {keys}")
+    check(set(got) == set(keys), lambda: f"{call} returned the keys {sorted(got)}; expected {sorted(keys)}")
     out = {}
     for i in range(1, len(sizes)):
         out[f"W{i}"] = array_like(got[f"W{i}"], np.zeros((sizes[i - 1], sizes[i])), f"W{i} of {call}")
@@ -162,8 +162,8 @@ def test_init_params_keys_shapes_zero_biases(student, sizes, sigma, seed):
     first = init_dict(student.backprop.init_params(sizes, sigma=sigma, seed=seed), sizes, call)
     again = init_dict(student.backprop.init_params(sizes, sigma=sigma, seed=seed), sizes, call)
     for i in range(1, len(sizes)):
-        check(np.all(first[f"b{i}"] == 0), f"b{i} of {call} is not all zeros")
-    check(all(np.array_equal(first[k], again[k]) for k in first), f"two calls of {call} gave different parameters")
+        check(np.all(first[f"b{i}"] == 0), lambda: f"b{i} of {call} is not all zeros")
+    check(all(np.array_equal(first[k], again[k]) for k in first), lambda: f"two calls of {call} gave different parameters")
 
 
 @pytest.mark.parametrize("sigma", [0.01, 0.3, 2.0])
@@ -176,8 +176,8 @@ def test_init_params_std_is_sigma(student, sigma):
         w = params[f"W{i}"]
         # 2000+ draws: the sample std is within ~1.6% of sigma (1 standard error); 10% is ~6 standard errors.
         check(abs(w.std() / sigma - 1) < 0.1,
-              f"W{i} of {call} has standard deviation {w.std():.4g}; expected about {sigma}")
-        check(abs(w.mean()) < 6 * sigma / np.sqrt(w.size), f"W{i} of {call} has mean {w.mean():.4g}; expected about 0")
+              lambda: f"W{i} of {call} has standard deviation {w.std():.4g}; expected about {sigma}")
+        check(abs(w.mean()) < 6 * sigma / np.sqrt(w.size), lambda: f"W{i} of {call} has mean {w.mean():.4g}; expected about 0")
 
 
 def test_init_params_seed_changes_weights(student):
@@ -185,7 +185,7 @@ def test_init_params_seed_changes_weights(student):
     sizes = [6, 5, 4]
     calls = [call_text("init_params", sizes, sigma=0.1, seed=s) for s in (3, 4)]
     a, b = (init_dict(student.backprop.init_params(sizes, sigma=0.1, seed=s), sizes, c) for s, c in zip((3, 4), calls))
-    check(not any(np.array_equal(a[f"W{i}"], b[f"W{i}"]) for i in (1, 2)), f"{calls[0]} and {calls[1]} share weights")
+    check(not any(np.array_equal(a[f"W{i}"], b[f"W{i}"]) for i in (1, 2)), lambda: f"{calls[0]} and {calls[1]} share weights")
 
 
 @pytest.mark.weight(0.5)

@@ -198,7 +198,7 @@ def test_adjoint_identity(student, tol, c):
     scale = float(np.sum(np.abs(dout)) * np.max(np.abs(x)) * np.sum(np.abs(w))) + 1.0
     for name, val in (("sum(x * dx)", via_x), ("sum(w * dw)", via_w)):
         check(abs(lhs - val) <= tol.rtol * scale,
-              f"adjoint identity fails for {call}: sum(dout * conv(x, w)) = {lhs:.10g} but {name} = {val:.10g}")
+              lambda: f"adjoint identity fails for {call}: sum(dout * conv(x, w)) = {lhs:.10g} but {name} = {val:.10g}")
 
 
 # ---------------------------------------------------------------- max pooling
@@ -270,7 +270,7 @@ def test_maxpool_gradients_sum_to_dout(student, tol, c):
     call = call_text("maxpool_backward", dout, x, pool_size=pool, stride=stride)
     dx = array_like(student.conv.maxpool_backward(dout, x, pool_size=pool, stride=stride), x, call)
     check(np.isclose(dx.sum(), dout.sum(), rtol=tol.rtol, atol=tol.atol),
-          f"{call}: the gradients add up to {dx.sum():.6g}, not sum(dout) = {dout.sum():.6g}")
+          lambda: f"{call}: the gradients add up to {dx.sum():.6g}, not sum(dout) = {dout.sum():.6g}")
 
 
 def test_maxpool_backward_overlapping_windows(student, tol):

@@ -102,10 +102,10 @@ def test_adam_zero_gradient(student, tol):
 
 def batches(got, call):
     """The student's minibatches as a list of 1-D integer arrays, or a clear failure."""
-    check(isinstance(got, (list, tuple)), f"{call} returned {abbrev(got, 4)}; expected a list of index arrays")
+    check(isinstance(got, (list, tuple)), lambda: f"{call} returned {abbrev(got, 4)}; expected a list of index arrays")
     for i, b in enumerate(got):
         check(isinstance(b, np.ndarray) and b.ndim == 1 and b.dtype.kind in "iu",
-              f"batch {i} of {call} is {abbrev(b, 4)}; expected a 1-D integer numpy array")
+              lambda: f"batch {i} of {call} is {abbrev(b, 4)}; expected a 1-D integer numpy array")
     return list(got)
 
 
@@ -114,9 +114,9 @@ def check_batches(student, n, batch_size, seed):
     got = batches(student.optim.minibatches(n, batch_size, seed=seed), call)
     sizes = [len(b) for b in got]
     expected = [batch_size] * (n // batch_size) + ([n % batch_size] if n % batch_size else [])
-    check(sizes == expected, f"{call} gave batches of sizes {sizes}; expected {expected}")
+    check(sizes == expected, lambda: f"{call} gave batches of sizes {sizes}; expected {expected}")
     check(np.array_equal(np.sort(np.concatenate(got)), np.arange(n)),
-          f"{call}: together the batches should hold every index 0..{n - 1} exactly once")
+          lambda: f"{call}: together the batches should hold every index 0..{n - 1} exactly once")
     return got
 
 
@@ -128,7 +128,7 @@ def test_minibatches_cut_a_permutation(student, n, batch_size, seed):
     got = check_batches(student, n, batch_size, seed)
     again = check_batches(student, n, batch_size, seed)
     check(all(np.array_equal(a, b) for a, b in zip(got, again)),
-          f"two calls of {call_text('minibatches', n, batch_size, seed=seed)} gave different batches")
+          lambda: f"two calls of {call_text('minibatches', n, batch_size, seed=seed)} gave different batches")
 
 
 @pytest.mark.parametrize("n, batch_size", [(12, 4), (10, 4), (7, 10), (7, 7), (5, 1), (1, 3)],
@@ -146,9 +146,9 @@ def test_minibatches_shuffle_with_the_seed(student, n, batch_size, seeds):
     orders = [np.concatenate(check_batches(student, n, batch_size, s)) for s in seeds]
     # n >= 10: a shuffle returns the identity, or two seeds the same order, with probability <= 1 / 10!.
     check(not np.array_equal(orders[0], np.arange(n)),
-          f"minibatches({n}, {batch_size}, seed={seeds[0]}) did not shuffle")
+          lambda: f"minibatches({n}, {batch_size}, seed={seeds[0]}) did not shuffle")
     check(not np.array_equal(orders[0], orders[1]),
-          f"minibatches({n}, {batch_size}) gave the same order for seed={seeds[0]} and seed={seeds[1]}")
+          lambda: f"minibatches({n}, {batch_size}) gave the same order for seed={seeds[0]} and seed={seeds[1]}")
 
 
 @pytest.mark.weight(0.5)
@@ -176,7 +176,7 @@ def trained(got, d, hidden, k, call):
     """The params train_mlp returned, checked for keys and shapes."""
     shapes = {"W1": (d, hidden), "b1": (hidden,), "W2": (hidden, k), "b2": (k,)}
     check(isinstance(got, dict) and set(got) == set(shapes),
-          f"{call} returned {abbrev(got, 2)}; expected a dict with the keys {sorted(shapes)}")
+          lambda: f"{call} returned {abbrev(got, 2)}; expected a dict with the keys {sorted(shapes)}")
     return {key: array_like(got[key], np.zeros(s), f"{key} of {call}") for key, s in shapes.items()}
 
 
@@ -194,7 +194,7 @@ def test_train_mlp_learns(student, course, optimizer):
     kwargs = dict(hidden=16, epochs=20, batch_size=32, optimizer=optimizer, seed=seed, **SETTINGS[optimizer])
     call = call_text("train_mlp", x, y, **kwargs)
     params = trained(student.optim.train_mlp(x, y, **kwargs), 5, 16, 3, call)
-    check(all(np.all(np.isfinite(p)) for p in params.values()), f"{call} returned parameters with nan or inf")
+    check(all(np.all(np.isfinite(p)) for p in params.values()), lambda: f"{call} returned parameters with nan or inf")
     accuracy = float(np.mean(np.argmax(mlp_forward(params, x_test, "relu"), axis=1) == y_test))
     need = course.grading.mlp_min_accuracy
-    check(accuracy >= need, f"{call}: held-out accuracy {accuracy:.3f}; at least {need:.2f} required")
+    check(accuracy >= need, lambda: f"{call}: held-out accuracy {accuracy:.3f}; at least {need:.2f} required")

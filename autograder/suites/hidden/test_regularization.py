@@ -65,7 +65,7 @@ def test_dropout_statistics(student, tol, rate):
     out = dropout_out(got, x, call)
     mask = got[1]
     check(isinstance(mask, np.ndarray) and mask.dtype == bool and mask.shape == x.shape,
-          f"{call} returned a mask that is not a boolean array of x's shape {x.shape}")
+          lambda: f"{call} returned a mask that is not a boolean array of x's shape {x.shape}")
     # 6 standard deviations of the sampling error (binomial for the fraction kept; for the mean
     # given x, sqrt(mean(x**2) * rate / ((1 - rate) * n))): a correct draw fails about once in 10**9.
     n = x.size
@@ -178,7 +178,7 @@ def test_penalty_grad_numerical(student, tol, name, params, lam):
     call = call_text(f"{name}_penalty_grad", params, lam)
     grads = getattr(student.regularization, f"{name}_penalty_grad")(params, lam)
     check(isinstance(grads, dict) and set(grads) == set(params),
-          f"{call} returned {type(grads).__name__}" + (f" with keys {sorted(grads)}" if isinstance(grads, dict) else "")
+          lambda: f"{call} returned {type(grads).__name__}" + (f" with keys {sorted(grads)}" if isinstance(grads, dict) else "")
           + f"; expected a dict with keys {sorted(params)}")
     penalty = getattr(ref, f"{name}_penalty")
     for key, p in params.items():

@@ -35,7 +35,7 @@ def test_grad_matches_numerical_grad(student, tol, fn, grad, z):
         lambda vs: [array_like(o, v, call_text(fn, v)) for v, o in zip(vs, f.map([(v,) for v in vs]))],
         z, np.ones_like(z))  # fmt: skip
     err = rel_error(got, numeric)
-    check(err < tol.grad_rel_error, f"{call_text(grad, z)} disagrees with the numerical derivative of your {fn}: "
+    check(err < tol.grad_rel_error, lambda: f"{call_text(grad, z)} disagrees with the numerical derivative of your {fn}: "
           f"relative error {err:.2g} (allowed {tol.grad_rel_error:g})")
 
 
@@ -43,7 +43,7 @@ def test_grad_matches_numerical_grad(student, tol, fn, grad, z):
 def test_softmax_is_a_distribution_and_shift_invariant(student, tol, z, shift):
     """softmax rows are positive, sum to one, and do not change when a constant is added"""
     p = array_like(student.activations.softmax(z), z, call_text("softmax", z))
-    check(bool(np.all(p >= 0)), f"{call_text('softmax', z)} returned negative values")
-    check(np.allclose(p.sum(axis=-1), 1.0, atol=1e-9), f"{call_text('softmax', z)}: the rows do not sum to 1")
+    check(bool(np.all(p >= 0)), lambda: f"{call_text('softmax', z)} returned negative values")
+    check(np.allclose(p.sum(axis=-1), 1.0, atol=1e-9), lambda: f"{call_text('softmax', z)}: the rows do not sum to 1")
     q = array_like(student.activations.softmax(z + shift), z, call_text("softmax", z + shift))
-    check(np.allclose(p, q, rtol=1e-6, atol=1e-9), f"softmax(z + {float(shift):g}) differs from softmax(z): it should not")
+    check(np.allclose(p, q, rtol=1e-6, atol=1e-9), lambda: f"softmax(z + {float(shift):g}) differs from softmax(z): it should not")

@@ -78,14 +78,14 @@ def test_recorded(student, tol, c):
 def loss_and_grads(got, params, call):
     """The student's (loss, grads) as (float, dict of float64 arrays shaped like params), or a clear failure."""
     check(isinstance(got, (tuple, list)) and len(got) == 2,
-          f"{call} returned {abbrev(got, 4)}; expected a tuple (loss, grads)")
+          lambda: f"{call} returned {abbrev(got, 4)}; expected a tuple (loss, grads)")
     loss, grads = got
     if isinstance(loss, np.ndarray) and loss.size == 1:
         loss = loss.reshape(()).item()
     check(isinstance(loss, (int, float, np.number)) and not isinstance(loss, bool),
-          f"{call} returned the loss {abbrev(loss, 4)}; expected a number")
+          lambda: f"{call} returned the loss {abbrev(loss, 4)}; expected a number")
     check(isinstance(grads, dict) and set(grads) == set(params),
-          f"{call} returned grads {abbrev(grads, 2)}; expected a dict with the keys {sorted(params)}")
+          lambda: f"{call} returned grads {abbrev(grads, 2)}; expected a dict with the keys {sorted(params)}")
     return float(loss), {k: array_like(grads[k], params[k], f"grads[{k!r}] of {call}") for k in params}
 
 
@@ -101,7 +101,7 @@ def test_dense_backward_matches_numerical_vjp(student, tol, n, d, m):
         return [array_like(o, out_like, call_text("dense_forward", *args)) for args, o in zip(arg_lists, fwd.map(arg_lists))]
     call = call_text("dense_backward", dout, x, w)
     got = student.backprop.dense_backward(dout, x, w)
-    check(isinstance(got, (tuple, list)) and len(got) == 3, f"{call} returned {abbrev(got, 4)}; expected (dx, dW, db)")
+    check(isinstance(got, (tuple, list)) and len(got) == 3, lambda: f"{call} returned {abbrev(got, 4)}; expected (dx, dW, db)")
     numeric = {
         "dx": numerical_vjp_many(lambda vs: outputs([(v, w, b) for v in vs]), x, dout),
         "dW": numerical_vjp_many(lambda vs: outputs([(x, v, b) for v in vs]), w, dout),
@@ -112,7 +112,7 @@ def test_dense_backward_matches_numerical_vjp(student, tol, n, d, m):
         # A gradient entry can be ~0 by cancellation, where a relative error means nothing: an absolute
         # floor of 1e-7 sits well above central-difference noise (~1e-9 here) and far below any real mistake.
         check(np.allclose(mine, num, rtol=tol.grad_rel_error, atol=1e-7),
-              f"{name} of {call} disagrees with the numerical VJP of your dense_forward: largest difference "
+              lambda: f"{name} of {call} disagrees with the numerical VJP of your dense_forward: largest difference "
               f"{np.max(np.abs(mine - num)):.3g}")
 
 
@@ -135,7 +135,7 @@ def test_mlp_grads_match_numerical_grads(student, tol, activation):
         # Entries near 0 (saturated units) make relative errors meaningless: rtol plus a 1e-7 floor,
         # above the ~1e-10 noise of central differences on a loss of order 1.
         check(np.allclose(grads[k], num, rtol=tol.grad_rel_error, atol=1e-7),
-              f"grads[{k!r}] of {call} disagrees with the numerical gradient of your loss: largest difference "
+              lambda: f"grads[{k!r}] of {call} disagrees with the numerical gradient of your loss: largest difference "
               f"{np.max(np.abs(grads[k] - num)):.3g} (yours {abbrev(grads[k], 6)}, numerical {abbrev(num, 6)})")
 
 
@@ -150,15 +150,15 @@ def test_loss_matches_your_forward(student, tol, activation):
     lcall = call_text("mlp_loss_and_grads", params, x, y, activation=activation)
     loss, _ = loss_and_grads(student.backprop.mlp_loss_and_grads(params, x, y, activation=activation), params, lcall)
     check(np.isclose(loss, expected, rtol=tol.rtol, atol=tol.atol),
-          f"{lcall} returned the loss {loss:.10g}, but the mean over N of -sum(y * log_softmax(logits)) of your "
+          lambda: f"{lcall} returned the loss {loss:.10g}, but the mean over N of -sum(y * log_softmax(logits)) of your "
           f"mlp_forward's logits is {expected:.10g}")
 
 
 def init_dict(got, sizes, call):
     """The student's init_params result checked for keys W1..WL, b1..bL and their shapes."""
     keys = [f"{p}{i}" for i in range(1, len(sizes)) for p in "Wb"]
-    check(isinstance(got, dict), f"{call} returned {abbrev(got, 2)}; expected a dict with keys {keys}")
-    check(set(got) == set(keys), f"{call} returned the keys {sorted(got)}; expected {sorted(keys)}")
+    check(isinstance(got, dict), lambda: f"{call} returned {abbrev(got, 2)}; expected a dict with keys {keys}")
+    check(set(got) == set(keys), lambda: f"{call} returned the keys {sorted(got)}; expected {sorted(keys)}")
     out = {}
     for i in range(1, len(sizes)):
         out[f"W{i}"] = array_like(got[f"W{i}"], np.zeros((sizes[i - 1], sizes[i])), f"W{i} of {call}")
@@ -172,8 +172,8 @@ def test_init_params_shapes_and_zero_biases(student):
     call = call_text("init_params", sizes, sigma=0.1, seed=1)
     params = init_dict(student.backprop.init_params(sizes, sigma=0.1, seed=1), sizes, call)
     for i in range(1, len(sizes)):
-        check(np.all(params[f"b{i}"] == 0), f"b{i} of {call} is not all zeros")
-        check(np.any(params[f"W{i}"] != 0), f"W{i} of {call} is all zeros; it should be random")
+        check(np.all(params[f"b{i}"] == 0), lambda: f"b{i} of {call} is not all zeros")
+        check(np.any(params[f"W{i}"] != 0), lambda: f"W{i} of {call} is all zeros; it should be random")
 
 
 def test_init_params_std_is_sigma(student):
@@ -184,9 +184,9 @@ def test_init_params_std_is_sigma(student):
     for i in range(1, len(sizes)):
         w = params[f"W{i}"]
         # 3000+ draws: the sample std is within ~1.3% of sigma (1 standard error); 10% is ~8 standard errors.
-        check(abs(w.std() / sigma - 1) < 0.1, f"W{i} of {call} has standard deviation {w.std():.4g}; expected about "
+        check(abs(w.std() / sigma - 1) < 0.1, lambda: f"W{i} of {call} has standard deviation {w.std():.4g}; expected about "
               f"sigma = {sigma} (rng.normal takes the standard deviation, not the variance)")
-        check(abs(w.mean()) < 6 * sigma / np.sqrt(w.size), f"W{i} of {call} has mean {w.mean():.4g}; expected about 0")
+        check(abs(w.mean()) < 6 * sigma / np.sqrt(w.size), lambda: f"W{i} of {call} has mean {w.mean():.4g}; expected about 0")
 
 
 def test_init_params_seeded(student):
@@ -198,5 +198,5 @@ def test_init_params_seeded(student):
     again = init_dict(fn(sizes, sigma=0.1, seed=0), sizes, calls[0])
     other = init_dict(fn(sizes, sigma=0.1, seed=1), sizes, calls[1])
     check(all(np.array_equal(first[k], again[k]) for k in first),
-          f"two calls of {calls[0]} gave different parameters: use np.random.default_rng(seed), not a global RNG")
-    check(not np.array_equal(first["W1"], other["W1"]), f"seed=0 and seed=1 gave the same W1: use the seed")
+          lambda: f"two calls of {calls[0]} gave different parameters: use np.random.default_rng(seed), not a global RNG")
+    check(not np.array_equal(first["W1"], other["W1"]), lambda: f"seed=0 and seed=1 gave the same W1: use the seed")

@@ -122,7 +122,7 @@ def _backward(student, dout, x, w, stride, padding):
     """The student's (dx, dw, db), each checked for shape."""
     call = call_text("conv2d_backward", dout, x, w, stride=stride, padding=padding)
     got = student.conv.conv2d_backward(dout, x, w, stride=stride, padding=padding)
-    check(isinstance(got, (tuple, list)) and len(got) == 3, f"{call} must return a tuple (dx, dw, db)")
+    check(isinstance(got, (tuple, list)) and len(got) == 3, lambda: f"{call} must return a tuple (dx, dw, db)")
     return tuple(array_like(g, like, f"{name} of {call}")
                  for g, like, name in zip(got, (x, w, w[0, 0, 0]), ("dx", "dw", "db")))  # fmt: skip
 
@@ -158,7 +158,7 @@ def test_conv_backward_matches_numerical_grad(student, tol, x_shape, w_shape, st
     for name, got in zip(("dx", "dw", "db"), (dx, dw, db)):
         # Forward is linear in each argument: central differences are exact up to rounding (~1e-9 relative).
         ok = np.allclose(got, numeric[name], rtol=tol.grad_rel_error, atol=1e-7)
-        check(ok, f"{name} of {call_text('conv2d_backward', dout, x, w, stride=stride, padding=padding)} "
+        check(ok, lambda: f"{name} of {call_text('conv2d_backward', dout, x, w, stride=stride, padding=padding)} "
                   f"disagrees with the numerical gradient of your conv2d_forward: relative error "
                   f"{rel_error(got, numeric[name]):.2g} (allowed {tol.grad_rel_error:g})")
 
@@ -180,7 +180,7 @@ def test_conv_adjoint_identity(student, tol, c, seed):
     scale = float(np.sum(np.abs(dout))) * float(np.max(np.abs(x))) * float(np.sum(np.abs(w))) + 1.0
     for name, val in (("sum(x * dx)", via_x), ("sum(w * dw)", via_w)):
         check(abs(lhs - val) <= tol.rtol * scale,
-              f"adjoint identity fails for stride={stride}, padding={padding!r}: sum(dout * conv(x, w)) = "
+              lambda: f"adjoint identity fails for stride={stride}, padding={padding!r}: sum(dout * conv(x, w)) = "
               f"{lhs:.10g} but {name} = {val:.10g} with your conv2d_backward")
 
 
@@ -208,7 +208,7 @@ def test_maxpool_backward_matches_numerical_grad(student, tol, x_shape, pool, st
         x, dout)  # fmt: skip
     # Most entries are exactly 0 (not a window maximum): compare with allclose, not relative error.
     check(np.allclose(got, numeric, rtol=tol.grad_rel_error, atol=1e-7),
-          f"{call} disagrees with the numerical gradient of your maxpool_forward: relative error "
+          lambda: f"{call} disagrees with the numerical gradient of your maxpool_forward: relative error "
           f"{rel_error(got, numeric):.2g} (allowed {tol.grad_rel_error:g})")
 
 
@@ -223,4 +223,4 @@ def test_maxpool_gradient_sum(student, tol, n, h, w, pool, stride, seed):
     call = call_text("maxpool_backward", dout, x, pool_size=pool, stride=stride)
     dx = array_like(student.conv.maxpool_backward(dout, x, pool_size=pool, stride=stride), x, call)
     check(np.isclose(dx.sum(), dout.sum(), rtol=tol.rtol, atol=tol.atol),
-          f"{call}: the gradients add up to {dx.sum():.6g}, not sum(dout) = {dout.sum():.6g}")
+          lambda: f"{call}: the gradients add up to {dx.sum():.6g}, not sum(dout) = {dout.sum():.6g}")

@@ -109,7 +109,7 @@ def check_gradient(student, loss: str, grad: str, x, y, tol) -> None:
     # absolute floor of 1e-7 sits well above central differences' roundoff (~1e-10 for losses ~1).
     err = rel_error(got, numeric)
     check(np.allclose(got, numeric, rtol=tol.grad_rel_error, atol=1e-7),
-          f"{call_text(grad, x, y)} returned {abbrev(got)}; the numerical gradient of your {loss} is "
+          lambda: f"{call_text(grad, x, y)} returned {abbrev(got)}; the numerical gradient of your {loss} is "
           f"{abbrev(numeric)} (relative error {err:.2g}, allowed {tol.grad_rel_error:g})")
 
 
@@ -143,7 +143,7 @@ def test_bce_of_sigmoid_is_sigmoid_ce(student, tol, data):
     sce = scalar(student.losses.sigmoid_cross_entropy_with_logits(z, y),
                  call_text("sigmoid_cross_entropy_with_logits", z, y))
     check(np.isclose(bce, sce, rtol=tol.rtol, atol=tol.atol),
-          f"binary_cross_entropy(sigmoid(z), y) = {bce:.10g} but sigmoid_cross_entropy_with_logits(z, y) = "
+          lambda: f"binary_cross_entropy(sigmoid(z), y) = {bce:.10g} but sigmoid_cross_entropy_with_logits(z, y) = "
           f"{sce:.10g} for z = {abbrev(z)}, y = {abbrev(y)}: they are the same loss")
 
 
@@ -153,8 +153,8 @@ def test_softmax_ce_shift_invariant(student, tol, data, shift):
     logits, y = data
     call = call_text("softmax_cross_entropy_with_logits", logits, y)
     loss = scalar(student.losses.softmax_cross_entropy_with_logits(logits, y), call)
-    check(loss >= -tol.atol, f"{call} returned {loss:g}; a cross-entropy is never negative")
+    check(loss >= -tol.atol, lambda: f"{call} returned {loss:g}; a cross-entropy is never negative")
     moved = scalar(student.losses.softmax_cross_entropy_with_logits(logits + shift, y),
                    call_text("softmax_cross_entropy_with_logits", logits + shift, y))
     check(np.isclose(loss, moved, rtol=tol.rtol, atol=tol.atol),
-          f"adding {shift:g} to every logit changed the loss from {loss:.10g} to {moved:.10g}: it should not")
+          lambda: f"adding {shift:g} to every logit changed the loss from {loss:.10g} to {moved:.10g}: it should not")

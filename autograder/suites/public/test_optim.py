@@ -47,7 +47,7 @@ def test_recorded(student, tol, c):
 def pair(got, like, call, names):
     """A student's 2- or 3-tuple of arrays shaped like `like`, checked."""
     check(isinstance(got, (tuple, list)) and len(got) == len(names),
-          f"{call} returned {abbrev(got, 4)}; expected a tuple ({', '.join(names)})")
+          lambda: f"{call} returned {abbrev(got, 4)}; expected a tuple ({', '.join(names)})")
     return [array_like(g, like, f"{name} of {call}") for g, name in zip(got, names)]
 
 
@@ -63,9 +63,9 @@ def test_momentum_moves_by_the_new_velocity(student, tol, shape, seed, lr, momen
     call = call_text("momentum_step", w, dw, velocity, lr, momentum=momentum)
     new_w, new_v = pair(student.optim.momentum_step(w, dw, velocity, lr, momentum=momentum), w, call, ("w", "velocity"))
     check(np.allclose(new_w - w, new_v, rtol=tol.rtol, atol=1e-9),
-          f"{call}: the new w minus the old w should be the returned velocity (w = w + velocity)")
+          lambda: f"{call}: the new w minus the old w should be the returned velocity (w = w + velocity)")
     check(np.allclose(new_v, momentum * velocity - lr * dw, rtol=tol.rtol, atol=1e-9),
-          f"{call}: the velocity should be momentum * velocity - lr * dw (Keras' convention)")
+          lambda: f"{call}: the velocity should be momentum * velocity - lr * dw (Keras' convention)")
 
 
 @given(shape=shapes, seed=seeds, lr=st.sampled_from([1e-4, 1e-3, 0.1]))
@@ -80,16 +80,16 @@ def test_adam_first_step_is_lr_times_sign(student, tol, shape, seed, lr):
     # At t = 1 the bias-corrected m_hat = dw and v_hat = dw**2, so the step is lr * dw / (|dw| + eps):
     # lr * sign(dw) up to eps / |dw| <= 1e-4.
     check(np.allclose(w - new_w, lr * np.sign(dw), rtol=2e-4, atol=1e-12),
-          f"{call} moved w by {abbrev(w - new_w, 6)}; the first Adam step should be about lr * sign(dw) = "
+          lambda: f"{call} moved w by {abbrev(w - new_w, 6)}; the first Adam step should be about lr * sign(dw) = "
           f"{abbrev(lr * np.sign(dw), 6)} (did you bias-correct m and v?)")
 
 
 def batches(got, call):
     """The student's minibatches as a list of 1-D integer arrays, or a clear failure."""
-    check(isinstance(got, (list, tuple)), f"{call} returned {abbrev(got, 4)}; expected a list of index arrays")
+    check(isinstance(got, (list, tuple)), lambda: f"{call} returned {abbrev(got, 4)}; expected a list of index arrays")
     for i, b in enumerate(got):
         check(isinstance(b, np.ndarray) and b.ndim == 1 and b.dtype.kind in "iu",
-              f"batch {i} of {call} is {abbrev(b, 4)}; expected a 1-D integer numpy array")
+              lambda: f"batch {i} of {call} is {abbrev(b, 4)}; expected a 1-D integer numpy array")
     return list(got)
 
 
@@ -101,12 +101,12 @@ def test_minibatches_cut_a_permutation(student, n, batch_size, seed):
     got = batches(student.optim.minibatches(n, batch_size, seed=seed), call)
     sizes = [len(b) for b in got]
     expected = [batch_size] * (n // batch_size) + ([n % batch_size] if n % batch_size else [])
-    check(sizes == expected, f"{call} gave batches of sizes {sizes}; expected {expected}")
+    check(sizes == expected, lambda: f"{call} gave batches of sizes {sizes}; expected {expected}")
     check(np.array_equal(np.sort(np.concatenate(got)), np.arange(n)),
-          f"{call}: together the batches should hold every index 0..{n - 1} exactly once")
+          lambda: f"{call}: together the batches should hold every index 0..{n - 1} exactly once")
     again = batches(student.optim.minibatches(n, batch_size, seed=seed), call)
     check(len(again) == len(got) and all(np.array_equal(a, b) for a, b in zip(got, again)),
-          f"two calls of {call} gave different batches: use np.random.default_rng(seed), not a global RNG")
+          lambda: f"two calls of {call} gave different batches: use np.random.default_rng(seed), not a global RNG")
 
 
 def test_minibatches_depend_on_the_seed(student):
@@ -135,7 +135,7 @@ def trained(got, d, hidden, k, call):
     """The params train_mlp returned, checked for keys and shapes."""
     shapes = {"W1": (d, hidden), "b1": (hidden,), "W2": (hidden, k), "b2": (k,)}
     check(isinstance(got, dict) and set(got) == set(shapes),
-          f"{call} returned {abbrev(got, 2)}; expected a dict with the keys {sorted(shapes)}")
+          lambda: f"{call} returned {abbrev(got, 2)}; expected a dict with the keys {sorted(shapes)}")
     return {key: array_like(got[key], np.zeros(s), f"{key} of {call}") for key, s in shapes.items()}
 
 
@@ -146,8 +146,8 @@ def test_train_mlp_learns(student, course):
     x_test, y_test = blobs(300, seed=2)
     call = call_text("train_mlp", x, y)
     params = trained(student.optim.train_mlp(x, y), 5, 64, 3, call)
-    check(all(np.all(np.isfinite(p)) for p in params.values()), f"{call} returned parameters with nan or inf")
+    check(all(np.all(np.isfinite(p)) for p in params.values()), lambda: f"{call} returned parameters with nan or inf")
     logits = np.maximum(x_test @ params["W1"] + params["b1"], 0.0) @ params["W2"] + params["b2"]
     accuracy = float(np.mean(np.argmax(logits, axis=1) == y_test))
     need = course.grading.mlp_min_accuracy
-    check(accuracy >= need, f"{call}: held-out accuracy {accuracy:.3f}; at least {need:.2f} required")
+    check(accuracy >= need, lambda: f"{call}: held-out accuracy {accuracy:.3f}; at least {need:.2f} required")

@@ -73,7 +73,7 @@ def test_forward_applies_activation_to_weighted_sum(student, tol, activation, xw
     y = array_like(student.perceptron.perceptron_forward(x, w, b, activation=activation), n, call)
     expected = G[activation](z)
     check(np.allclose(y, expected, rtol=tol.rtol, atol=tol.atol),
-          f"{call} returned {abbrev(y)}; {activation} of your weighted_sum gives {abbrev(expected)}")
+          lambda: f"{call} returned {abbrev(y)}; {activation} of your weighted_sum gives {abbrev(expected)}")
 
 
 @given(xw=samples(), b=floats(-5, 5))
@@ -89,7 +89,7 @@ def test_predict_is_the_sign_of_weighted_sum(student, xw, b):
     clear = np.abs(z) > 1e-9
     expected = (z >= 0).astype(np.float64)
     bad = np.flatnonzero(clear & (labels != expected))
-    check(bad.size == 0, f"{call} returned {abbrev(labels)}; from your weighted_sum z = {abbrev(z)} the labels are "
+    check(bad.size == 0, lambda: f"{call} returned {abbrev(labels)}; from your weighted_sum z = {abbrev(z)} the labels are "
           f"{abbrev(expected)} (first difference at sample {bad[0] if bad.size else 0})")
 
 
@@ -98,9 +98,9 @@ def test_predict_returns_integer_labels(student):
     call = call_text("perceptron_predict", X, W, 0.0)
     got = student.perceptron.perceptron_predict(X, W, 0.0)
     labels = array_like(got, np.zeros(len(X)), call)
-    check(got.dtype.kind in "iu", f"{call} returned dtype {got.dtype}; expected integer labels "
+    check(got.dtype.kind in "iu", lambda: f"{call} returned dtype {got.dtype}; expected integer labels "
           f"(cast with .astype(int))")
-    check(bool(np.all((labels == 0) | (labels == 1))), f"{call} returned {abbrev(labels)}: labels must be 0 or 1")
+    check(bool(np.all((labels == 0) | (labels == 1))), lambda: f"{call} returned {abbrev(labels)}: labels must be 0 or 1")
 
 
 def expect_value_error(fn, *args, **kwargs) -> None:
@@ -145,12 +145,12 @@ def test_train_separates_separable_data(student, data):
     x, y = data
     call = call_text("perceptron_train", x, y, epochs=10_000)
     got = student.perceptron.perceptron_train(x, y, epochs=10_000)
-    check(isinstance(got, (tuple, list)) and len(got) == 2, f"{call} returned {abbrev(got, 4)}; expected (w, b)")
+    check(isinstance(got, (tuple, list)) and len(got) == 2, lambda: f"{call} returned {abbrev(got, 4)}; expected (w, b)")
     w = array_like(got[0], np.zeros(x.shape[1]), call + ", its w,")
     b = got[1].item() if isinstance(got[1], np.ndarray) and got[1].size == 1 else got[1]
     check(isinstance(b, (int, float)) and not isinstance(b, bool) and bool(np.isfinite(b)),
-          f"{call} returned b = {abbrev(b, 4)}; expected a finite float")
+          lambda: f"{call} returned b = {abbrev(b, 4)}; expected a finite float")
     pred = (b + x @ w >= 0).astype(np.float64)
     bad = np.flatnonzero(pred != y)
-    check(bad.size == 0, f"{call} returned w = {abbrev(w)}, b = {b:g}, which still misclassify sample "
+    check(bad.size == 0, lambda: f"{call} returned w = {abbrev(w)}, b = {b:g}, which still misclassify sample "
           f"{bad[0] if bad.size else 0} of separable data; training must go on until an epoch has no mistake")

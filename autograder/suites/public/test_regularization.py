@@ -124,7 +124,7 @@ def test_dropout_eval_mode_is_identity(student, tol, x, rate):
     call = call_text("dropout_forward", x, rate, training=False)
     out, mask = dropout_result(student.regularization.dropout_forward(x, rate, training=False), x, call)
     assert_close(out, x, call=call, tol=tol, what="out")
-    check(bool(mask.all()), f"{call} dropped values: with training=False the mask is all True")
+    check(bool(mask.all()), lambda: f"{call} dropped values: with training=False the mask is all True")
 
 
 @settings(max_examples=10)  # each example costs 2 calls per element
@@ -145,7 +145,7 @@ def test_dropout_backward_matches_numerical_vjp(student, tol, data, rate):
     numeric = numerical_vjp_many(out, x, dout)
     # dropout is linear in x: central differences are exact up to rounding, entries can be exactly 0.
     check(np.allclose(got, numeric, rtol=tol.grad_rel_error, atol=1e-7),
-          f"{call} disagrees with the numerical derivative of your dropout_forward: "
+          lambda: f"{call} disagrees with the numerical derivative of your dropout_forward: "
           f"relative error {rel_error(got, numeric):.2g} (allowed {tol.grad_rel_error:g})")
 
 
@@ -164,7 +164,7 @@ def test_penalty_grad_matches_numerical_grad(student, tol, data, name):
     grad_call = call_text(f"{name}_penalty_grad", params, lam)
     grads = getattr(student.regularization, f"{name}_penalty_grad")(params, lam)
     check(isinstance(grads, dict) and set(grads) == set(params),
-          f"{grad_call} returned {type(grads).__name__}"
+          lambda: f"{grad_call} returned {type(grads).__name__}"
           + (f" with keys {sorted(grads)}" if isinstance(grads, dict) else "")
           + f"; expected a dict with keys {sorted(params)} (zeros for the biases)")
 
@@ -172,7 +172,7 @@ def test_penalty_grad_matches_numerical_grad(student, tol, data, name):
         if isinstance(got, np.ndarray) and got.size == 1 and got.dtype.kind in "iuf":
             got = got.item()
         check(isinstance(got, (int, float)) and not isinstance(got, bool),
-              f"{call_text(f'{name}_penalty', params, lam)} returned {type(got).__name__}; expected a float")
+              lambda: f"{call_text(f'{name}_penalty', params, lam)} returned {type(got).__name__}; expected a float")
         return float(got)
 
     for key, p in params.items():
@@ -180,7 +180,7 @@ def test_penalty_grad_matches_numerical_grad(student, tol, data, name):
         numeric = numerical_grad_many(lambda vs: [value(o) for o in penalty.map([({**params, key: v}, lam) for v in vs])], p)
         # The bias gradients are exactly 0, so compare with an absolute floor instead of a pure ratio.
         check(np.allclose(got, numeric, rtol=tol.grad_rel_error, atol=1e-7),
-              f"{grad_call}[{key!r}] disagrees with the numerical gradient of your {name}_penalty: "
+              lambda: f"{grad_call}[{key!r}] disagrees with the numerical gradient of your {name}_penalty: "
               f"largest difference {np.max(np.abs(got - numeric)):.3g}")
 
 
@@ -197,7 +197,7 @@ def test_early_stopping_properties(student, losses, patience, min_delta):
     got = student.regularization.early_stopping(losses, patience, min_delta=min_delta)
     ok = isinstance(got, (tuple, list)) and len(got) == 2
     ok = ok and all(isinstance(v, (int, float)) and not isinstance(v, bool) and float(v).is_integer() for v in got)
-    check(ok, f"{call} returned {got!r}; expected a tuple of two ints (stop_epoch, best_epoch)")
+    check(ok, lambda: f"{call} returned {got!r}; expected a tuple of two ints (stop_epoch, best_epoch)")
     stop, best = int(got[0]), int(got[1])
     last = len(losses) - 1
     if not 0 <= best <= stop <= last:
