@@ -162,10 +162,12 @@ def write_gradebook(path: Path, results: dict[str, dict], assignment: str = "dlg
         try:
             due = duedate.astimezone(timezone.utc).replace(tzinfo=None) if duedate else None
             gb.add_assignment(assignment, duedate=due)
+            # Names by id, so that filling in a grade reads no row back (a query per grade otherwise).
+            notebook_names, cell_names = {}, {}
             for exercise, cells in layout.items():
-                gb.add_notebook(exercise, assignment)
+                notebook_names[gb.add_notebook(exercise, assignment).id] = exercise
                 for name, top in cells.items():
-                    gb.add_grade_cell(name, exercise, assignment, max_score=top, cell_type="code")
+                    cell_names[gb.add_grade_cell(name, exercise, assignment, max_score=top, cell_type="code").id] = name
             for student, result in sorted(results.items()):
                 gb.add_student(student)
                 extra = result.get("extra_data", {})
@@ -178,14 +180,16 @@ def write_gradebook(path: Path, results: dict[str, dict], assignment: str = "dlg
                     sub = gb.add_submission(assignment, student, **({"timestamp": when} if when else {}))
                 fraction = float(extra.get("late", {}).get("fraction", 0.0))
                 mine = per_student[student]
-                for nb in sub.notebooks:
-                    scores = mine.get(nb.notebook.name, {})
-                    total = 0.0
-                    for grade in nb.grades:
-                        grade.auto_score = scores.get(grade.cell.name, (0.0, 0.0))[0]
-                        total += grade.auto_score
-                    nb.late_submission_penalty = total * fraction if fraction else None
-                gb.db.commit()
+                # Reading the new rows back must not flush the session at each lazy load (seconds per class).
+                with gb.db.no_autoflush:
+                    for nb in sub.notebooks:
+                        scores = mine.get(notebook_names[nb.notebook_id], {})
+                        total = 0.0
+                        for grade in nb.grades:
+                            grade.auto_score = scores.get(cell_names[grade.cell_id], (0.0, 0.0))[0]
+                            total += grade.auto_score
+                        nb.late_submission_penalty = total * fraction if fraction else None
+            gb.db.commit()
         finally:
             gb.close()
             gb.engine.dispose()
