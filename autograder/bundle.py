@@ -11,7 +11,7 @@ PACKAGE = ROOT / "autograder"
 # imports the reference (differential, mistakes, record, ...) must never ship by accident.
 CHECK_MODULES = (
     "__init__.py", "__main__.py", "cli.py", "check.py", "cnn_driver.py", "cnn_sandbox.py", "config.py", "contract.py", "expect.py",
-    "feedback.py", "numgrad.py", "packing.py", "plugin.py", "protocol.py", "results.py", "reuse.py", "runner.py", "sandbox.py",
+    "feedback.py", "numgrad.py", "packing.py", "plugin.py", "protocol.py", "replay.py", "results.py", "reuse.py", "runner.py", "sandbox.py",
     "strategies.py", "student.py", "vectors.py", "worker.py",
 )  # fmt: skip
 REQUIREMENTS = "numpy>=1.26,<3\nhypothesis>=6.100,<7\npytest>=8,<10\n"

@@ -217,6 +217,22 @@ def worker_limits(limits: course_config.Limits):
     )
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Hidden property tests stop at their first failing example: no shrinking.
+
+    Students see hidden tests by name and pass/fail only, and the score is pass/fail too, so
+    shrinking (hundreds of extra calls into the worker per failed test) would buy a tidier
+    example for the TAs alone. (A hint is still found on the first failing input when the
+    mistake catalogue models the mistake, not merely its simplest case.)
+    """
+    for item in items:
+        test = getattr(item, "obj", None)
+        current = getattr(test, "_hypothesis_internal_use_settings", None)
+        if is_hidden(item) and isinstance(current, settings) and Phase.shrink in current.phases:
+            test._hypothesis_internal_use_settings = settings(
+                current, phases=[p for p in current.phases if p is not Phase.shrink])
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     workers = item.config.stash[_state]["workers"]
     if workers is not None:

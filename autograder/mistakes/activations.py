@@ -26,6 +26,12 @@ def softmax_whole_array(z, axis=-1):
     return e / np.sum(e)
 
 
+@mistake("activations", "softmax", "normalise along `axis` (sum with axis=axis, keepdims=True), not over the whole array.")
+def softmax_whole_array_after_shift(z, axis=-1):
+    e = np.exp(z - np.max(z, axis=axis, keepdims=True))  # the shift right, the sum not
+    return e / np.sum(e)
+
+
 @mistake("activations", "softmax", "softmax must use the `axis` argument; you normalised along the last axis.")
 def softmax_last_axis(z, axis=-1):
     return ref.softmax(z, axis=-1)

@@ -64,3 +64,21 @@ def test_three_identical_submissions_get_identical_results(tmp_path):
         results.append(json.dumps(data["tests"], sort_keys=True))
     assert results[0] == results[1] == results[2]
     assert '"status": "failed"' in results[0]
+
+
+def test_public_failures_are_shrunk_and_hidden_ones_stop_at_the_first_failing_input(tmp_path):
+    source = (ROOT / "solutions" / "activations.py").read_text()
+    wrong = source.replace("return e / np.sum(e, axis=axis, keepdims=True)", "return e / np.sum(e)")
+    assert wrong != source
+    (tmp_path / "activations.py").write_text(wrong)
+    course = tmp_path / "course.toml"
+    course.write_text("[grading]\nmax_examples = 25\n")
+    tests = {t["name"]: t for t in run_suites(tmp_path, ["activations"], hidden=True, course=course)["tests"]}
+    public = tests["activations: softmax rows are positive, sum to one, and do not change when a constant is added"]
+    hidden = tests["activations: softmax matches the reference along any axis"]
+    assert public["status"] == hidden["status"] == "failed"
+    # Shrunk to the simplest input that fails: two rows of one zero each.
+    assert "softmax(array float64 (2, 1) [[0.], [0.]])" in public["output"]
+    # Shrunk, it would be softmax(array float64 (1, 2) [[0., 0.]], axis=0): it is the first input that failed.
+    assert hidden["extra_data"]["details"].startswith("softmax(array float64 (")
+    assert "[[0., 0.]], axis=0)" not in hidden["extra_data"]["details"]
