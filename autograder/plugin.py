@@ -253,11 +253,18 @@ def _fixture_args(item: pytest.Function) -> dict:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function):
-    """Run a hypothesis test on its recorded examples; on any failure, let hypothesis run it (replay.py)."""
+    """Run a hypothesis test on its recorded examples (replay.py).
+
+    The first failing example ends it. Where the test shrinks failures (public tests), hypothesis
+    then runs it as usual, to shrink. Where it does not, hypothesis would stop at that very example
+    (the same examples in the same order) and report it: its failure is the test's failure.
+    """
     folder = _examples_folder(pyfuncitem.config)
     handle = getattr(pyfuncitem.obj, "hypothesis", None)
     if folder is None or handle is None:
         return None
+    from hypothesis.errors import HypothesisException
+
     from autograder import replay
 
     examples = replay.load(replay.path_for(folder, pyfuncitem.nodeid), pyfuncitem.nodeid)
@@ -265,7 +272,11 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function):
         return None
     try:
         replay.replay(handle.inner_test, _fixture_args(pyfuncitem), examples)
-    except Exception:  # noqa: BLE001 - a failing example (or a diverging draw): hypothesis decides
+    except Exception as e:  # noqa: BLE001 - a failing example (or a diverging draw)
+        use = getattr(pyfuncitem.obj, "_hypothesis_internal_use_settings", None)
+        shrinks = use is None or Phase.shrink in use.phases
+        if not shrinks and not isinstance(e, (replay.Diverged, HypothesisException)):
+            raise
         workers = pyfuncitem.config.stash[_state]["workers"]
         if workers is not None:
             workers.retry(exercise_of(pyfuncitem))
