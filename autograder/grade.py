@@ -590,6 +590,7 @@ def run(args: argparse.Namespace) -> int:
     if without:
         print(f"dlgrade grade: no grading suites yet for {', '.join(without)}; not graded", file=sys.stderr)
     batch = Batch(args, exercises, course, sandbox, pool)
+    gradebook.warm_up()
     try:
         batch.run()
     finally:
