@@ -5,8 +5,11 @@ The class mixes model answers, single-bug variants from the mistake corpus
 --jobs = cores, as `dlgrade grade` runs by default: identical exercise files are graded once
 (autograder/reuse.py). Goal (issue 5): at most 1 s per submission per core.
 
+Property tests replay the examples recorded where they first passed (autograder/replay.py).
+
 Baselines from the same run, on the first --compare submissions of the class:
-  * the same files with --no-reuse (every file graded, as before reuse existed);
+  * the same files with --no-reuse --no-replay (every file graded, every example generated
+    by hypothesis: as before either existed);
   * "distinct": the same files, each made unique by a comment naming its student, graded
     by default: what a class of independently written files costs, where reuse finds
     nothing but untouched stubs and missing files;
@@ -129,11 +132,12 @@ def main() -> int:
         mean = sum(float(r["total"]) for r in rows if r["total"]) / max(1, len(rows) - failed)
         m = min(args.compare, args.n)
         copy_class(work / "class", work / "plain", m, distinct=False)
-        plain = grade(work / "plain", work / "out-plain", exercises, args.jobs, "--no-reuse")
+        plain = grade(work / "plain", work / "out-plain", exercises, args.jobs, "--no-reuse", "--no-replay")
         copy_class(work / "class", work / "distinct", m, distinct=True)
         distinct = grade(work / "distinct", work / "out-distinct", exercises, args.jobs)
-        same = (work / "out-plain" / "grades.csv").read_text().splitlines() == \
-            (work / "out" / "grades.csv").read_text().splitlines()[: m + 1]
+        head = (work / "out" / "grades.csv").read_text().splitlines()[: m + 1]
+        same = (work / "out-plain" / "grades.csv").read_text().splitlines() == head
+        same_distinct = (work / "out-distinct" / "grades.csv").read_text().splitlines() == head
         load_end = os.getloadavg()
     finally:
         if not args.keep:
@@ -148,10 +152,10 @@ def main() -> int:
           f"{failed} could not be graded, mean total {mean:.2f}")
     print(f"  => {wall * cores / args.n:.2f} s per submission per core (wall x cores / submissions; goal <= 1 s)")
     print(f"     {cpu / args.n:.2f} CPU s per submission (independent of the machine's load)")
-    for label, (w, c, _) in (("same files, --no-reuse", plain), ("distinct files (nothing shared)", distinct)):
+    for label, (w, c, _) in (("same files, --no-reuse --no-replay", plain), ("distinct files (nothing shared)", distinct)):
         print(f"  baseline, first {m} submissions, {label}: {w:.1f} s wall, {c:.0f} s CPU => "
               f"{w * cores / m:.2f} s per submission per core, {c / m:.2f} CPU s per submission")
-    print(f"  grades of the first {m} with and without reuse identical: {same}")
+    print(f"  grades of the first {m} identical in the three runs: {same and same_distinct}")
     return 0
 
 
