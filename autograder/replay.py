@@ -146,8 +146,12 @@ class Recorder:
         # those of the unwrapped test.
         @functools.wraps(original)
         def recording(*args, **kwargs):
-            self.keep(args, kwargs)
-            return original(*args, **kwargs)
+            student = self.keep(args, kwargs)
+            try:
+                return original(*args, **kwargs)
+            finally:
+                if student is not None:
+                    student.transcript = None
 
         self.handle.inner_test = recording
         try:
@@ -155,11 +159,12 @@ class Recorder:
         finally:
             self.handle.inner_test = original
 
-    def keep(self, args: tuple, kwargs: dict) -> None:
+    def keep(self, args: tuple, kwargs: dict):
+        """Keep this example's arguments; returns the student proxy now keeping its calls, if any."""
         if self.problem:
-            return
+            return None
         drawn = {k: v for k, v in kwargs.items() if k not in self.fixture_names}
-        example: dict = {"kwargs": {}, "draws": None}
+        example: dict = {"kwargs": {}, "draws": None, "calls": None}
         try:
             if args:
                 raise Unrecordable("positional arguments")
@@ -172,8 +177,13 @@ class Recorder:
                     example["kwargs"][name] = snapshot(value)
         except Unrecordable as e:
             self.problem = str(e)
-            return
+            return None
         self.examples.append(example)
+        student = kwargs.get("student")
+        if hasattr(student, "transcript") and hasattr(student, "prefetch"):
+            student.transcript = example["calls"] = []
+            return student
+        return None
 
     def save(self, path: Path, nodeid: str) -> bool:
         """Write the recording of a passed test (atomically); False when it cannot be kept."""
@@ -183,7 +193,7 @@ class Recorder:
         for ex in self.examples:
             if ex["draws"] is not None and any(d is None for d in ex["draws"]):
                 return False
-            examples.append({"kwargs": ex["kwargs"], "data": ex.get("data"), "draws": ex["draws"]})
+            examples.append({"kwargs": ex["kwargs"], "data": ex.get("data"), "draws": ex["draws"], "calls": ex["calls"]})
         try:
             payload = protocol.encode({"nodeid": nodeid, "versions": versions(), "examples": examples},
                                       max_bytes=MAX_BYTES)
@@ -213,18 +223,31 @@ def load(path: Path, nodeid: str) -> list[dict] | None:
 
 
 def replay(inner, fixtures: dict, examples: list[dict]) -> None:
-    """Run the test body on each recorded example, as hypothesis would; raises on the first failure."""
+    """Run the test body on each recorded example, as hypothesis would; raises on the first failure.
+
+    The calls the examples made into the student's code when recorded are made first, in one
+    round trip (Student.prefetch), when they all went to one module.
+    """
     try:
         from hypothesis.internal.entropy import deterministic_PRNG
     except ImportError:  # pragma: no cover - hypothesis reorganised: seed nothing, replay may diverge
         deterministic_PRNG = contextlib.nullcontext
-    for ex in examples:
-        kwargs = dict(fixtures)
-        kwargs.update(ex["kwargs"])
-        data = None
-        if ex.get("data"):
-            data = kwargs[ex["data"]] = _ReplayData(ex["draws"])
-        with deterministic_PRNG():
-            inner(**kwargs)
-        if data is not None and not data.finished():
-            raise Diverged("fewer draws than recorded")
+    student = fixtures.get("student")
+    calls = [c for ex in examples for c in (ex["calls"] if isinstance(ex.get("calls"), list) else [None])]
+    prefetch = hasattr(student, "prefetch") and calls and None not in calls and len({c[0] for c in calls}) == 1
+    if prefetch:
+        student.prefetch(calls[0][0], [(function, args, kwargs) for _, function, (args, kwargs) in calls])
+    try:
+        for ex in examples:
+            kwargs = dict(fixtures)
+            kwargs.update(ex["kwargs"])
+            data = None
+            if ex.get("data"):
+                data = kwargs[ex["data"]] = _ReplayData(ex["draws"])
+            with deterministic_PRNG():
+                inner(**kwargs)
+            if data is not None and not data.finished():
+                raise Diverged("fewer draws than recorded")
+    finally:
+        if prefetch:
+            student.end_prefetch()

@@ -703,6 +703,50 @@ class Worker:
                    "calls": [[list(args), dict(kwargs)] for args, kwargs in calls]}
         return self._request(request, module, function, timeout=timeout)
 
+    def batch(self, module: str, calls: list[tuple[str, list, dict]], *, timeout: float | None = None) -> CallResult:
+        """`module.function(*args, **kwargs)` for each (function, args, kwargs), in one round trip.
+
+        The value is a list of CallResults, one per call made, in order: the worker stops after
+        the first that fails or changes an argument in place. A failure of the batch as a whole
+        (a timeout, a crash, a malformed reply, or output printed, which a single call's result
+        could not be given) is the batch's own CallResult, not ok. `timeout`: for all calls.
+        """
+        for name in (module, *(function for function, _, _ in calls)):
+            if not isinstance(name, str) or not name.isidentifier():
+                raise ValueError(f"invalid module or function name: {name!r}")
+        request = {"op": "batch", "calls": [[module, function, list(args), dict(kwargs)]
+                                            for function, args, kwargs in calls]}
+        result = self._request(request, module, "a batch of calls", timeout=timeout)
+        if not result.ok:
+            return result
+        if result.stdout:
+            return CallResult(ok=False, kind="output", message="the code printed while running a batch of calls",
+                              stdout=result.stdout, seconds=result.seconds)
+        replies = result.value
+        try:
+            if type(replies) is not list or not 0 < len(replies) <= len(calls):
+                raise ProtocolError("a batch reply of the wrong length")
+            out = []
+            for (function, _, _), reply in zip(calls, replies):
+                reply = {**reply, "id": 0} if type(reply) is dict else reply
+                _check_reply(reply, 0, call=True)  # clips its texts too
+                if reply["ok"]:
+                    seconds = reply.get("seconds")
+                    if type(seconds) not in (int, float) or not 0 <= seconds <= result.seconds:
+                        seconds = result.seconds
+                    out.append(CallResult(ok=True, value=reply["value"], mutated=list(reply["mutated"]),
+                                          seconds=float(seconds), warnings=list(reply["warnings"])))
+                else:
+                    kind, message = self._error_message(reply, module, function, importing=False)
+                    out.append(CallResult(ok=False, kind=kind, message=message, traceback=reply.get("traceback", "")))
+            if any(not r.ok or r.mutated for r in out[:-1]) or (len(out) < len(calls) and out[-1].ok
+                                                                 and not out[-1].mutated):
+                raise ProtocolError("a batch that went on after a failure, or stopped without one")
+        except ProtocolError as e:
+            return CallResult(ok=False, kind="protocol", message=f"the worker sent an invalid batch reply ({e})",
+                              seconds=result.seconds)
+        return dataclasses.replace(result, value=out)
+
     def call_driver(self, driver: str, function: str, module: str | None, /, *args,
                     **kwargs) -> CallResult:
         """`driver.function(student_module, *args, **kwargs)` in the worker (no module: no student

@@ -5,9 +5,11 @@ Only plain data crosses (see protocol.py); any failure of the student's code bec
 """
 from __future__ import annotations
 
+import collections
 import time
 from typing import Any
 
+from autograder import protocol
 from autograder.feedback import describe_call
 
 # Failures after which calling again in the same test only burns time (the worker restarts).
@@ -76,6 +78,8 @@ class Student:
         self._fatal: StudentError | None = None
         self.calls = 0
         self.last_warnings: list[str] = []  # warnings the last call emitted (e.g. overflow in exp)
+        self.transcript: list | None = None  # while set, each call's (module, function, [args, kwargs])
+        self._ahead: collections.deque = collections.deque()  # prefetched (request bytes, CallResult)
 
     def __getattr__(self, module: str) -> StudentModule:
         if module.startswith("_"):
@@ -86,15 +90,55 @@ class Student:
         """Forget the previous test's fatal failure and time (each test gets a fresh chance)."""
         self._fatal = None
         self._spent = 0.0
+        self._ahead.clear()
 
     def retry(self) -> None:
         """The same test runs again: its time budget starts again, a fatal failure stands (a hang is not paid twice)."""
         self._spent = 0.0
 
     def call(self, module: str, function: str, args: tuple, kwargs: dict) -> Any:
-        result = self._run(function, lambda: self.worker.call(module, function, *args, **kwargs),
-                           lambda i: (args, kwargs))
-        return result.value
+        if self.transcript is not None:
+            try:
+                self.transcript.append([module, function, protocol.decode(protocol.encode([list(args), dict(kwargs)]))])
+            except protocol.ProtocolError:
+                self.transcript.append(None)  # the call itself will say what cannot be sent
+        ahead = self._take_ahead(module, function, args, kwargs) if self._ahead else None
+        invoke = (lambda: ahead) if ahead is not None else (lambda: self.worker.call(module, function, *args, **kwargs))
+        return self._run(function, invoke, lambda i: (args, kwargs)).value
+
+    def prefetch(self, module: str, calls: list[tuple[str, list, dict]]) -> None:
+        """Make these calls now, in one round trip, for `call` to answer from while it is asked for them in order.
+
+        For a replayed test (autograder/replay.py): the calls its examples made when recorded. Its
+        first call that differs from the next prefetched one drops the rest, and calls go to the
+        worker one by one again. (The worker has then made calls the test did not: only code that
+        keeps state between calls could tell.) Nothing is prefetched when the batch fails as a
+        whole (e.g. it printed, or ran past one call's time limit): the calls are made one by one.
+        """
+        self._ahead.clear()
+        if self._fatal is not None or not calls or not hasattr(self.worker, "batch"):
+            return
+        timeout = getattr(getattr(self.worker, "limits", None), "timeout", None)
+        started = time.monotonic()
+        result = self.worker.batch(module, calls, timeout=timeout)
+        self._spent += time.monotonic() - started
+        if not result.ok:
+            return
+        for (function, args, kwargs), one in zip(calls, result.value):
+            self._ahead.append((_request_bytes(module, function, args, kwargs), one))
+
+    def end_prefetch(self) -> None:
+        self._ahead.clear()
+
+    def _take_ahead(self, module: str, function: str, args: tuple, kwargs: dict):
+        try:
+            request = _request_bytes(module, function, args, kwargs)
+        except protocol.ProtocolError:
+            request = None
+        if request is not None and request == self._ahead[0][0]:
+            return self._ahead.popleft()[1]
+        self._ahead.clear()
+        return None
 
     def map(self, module: str, function: str, calls: list[tuple[tuple, dict]], timeout: float | None = None) -> list:
         """`function(*args, **kwargs)` for each (args, kwargs): the values, in order, in few round trips.
@@ -164,3 +208,8 @@ class Student:
         if kind in FATAL_KINDS:
             self._fatal = error
         raise error
+
+
+def _request_bytes(module: str, function: str, args, kwargs) -> bytes:
+    """A call as the worker receives it, to compare a call with a prefetched one."""
+    return protocol.encode([module, function, list(args), dict(kwargs)])

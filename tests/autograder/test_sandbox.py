@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from autograder import sandbox as S
-from autograder.sandbox import Limits, Worker
+from autograder.sandbox import CallResult, Limits, Worker
 
 PROJECT = Path(__file__).resolve().parents[2]
 VENV_SITE = Path(np.__file__).resolve().parents[1]
@@ -848,3 +848,32 @@ def test_worker_runs_from_a_venv_under_tmp(tmp_path):
     done = subprocess.run([str(venv / "bin" / "python"), "-c", code, str(PROJECT), str(tmp_path / "sub")],
                           capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "True 42", done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("value", [
+    "not a list",
+    [],  # no reply for the first call
+    [{"ok": True, "value": 1, "mutated": [], "warnings": []}] * 3,  # more replies than calls
+    ["not a dict", {"ok": True, "value": 1, "mutated": [], "warnings": []}],
+    [{"ok": True, "value": 1, "mutated": "x", "warnings": []}, {"ok": True, "value": 1, "mutated": [], "warnings": []}],
+    [{"ok": False, "kind": "exception", "type": "E", "message": "m", "traceback": ""},
+     {"ok": True, "value": 1, "mutated": [], "warnings": []}],  # went on after a failure
+    [{"ok": True, "value": 1, "mutated": [], "warnings": []}],  # stopped without a failure
+])
+def test_a_malformed_batch_reply_is_a_protocol_error(tmp_path, monkeypatch, value):
+    worker = Worker(tmp_path, sandbox="none")
+    monkeypatch.setattr(worker, "_request", lambda *a, **k: CallResult(ok=True, value=value, seconds=0.1))
+    r = worker.batch("mod", [("f", [1], {}), ("g", [2], {})])
+    assert not r.ok and r.kind == "protocol" and "invalid batch reply" in r.message
+    worker.close()
+
+
+def test_a_batch_gives_each_call_its_own_result(tmp_path):
+    (tmp_path / "mod.py").write_text("def f(x):\n    return x + 1\ndef g(x):\n    raise ValueError('no')\n")
+    with Worker(tmp_path, sandbox="none") as worker:
+        r = worker.batch("mod", [("f", [1], {}), ("g", [2], {}), ("f", [3], {})])
+        assert r.ok and len(r.value) == 2
+        assert r.value[0].ok and r.value[0].value == 2
+        assert not r.value[1].ok and r.value[1].kind == "exception"
+        assert r.value[1].message == "g raised ValueError: no (mod.py, line 4)"
+        assert worker.call("mod", "g", 2).message == r.value[1].message  # as a single call says it

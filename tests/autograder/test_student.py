@@ -103,3 +103,42 @@ def test_within_gives_one_call_a_tighter_time_limit(student):
     with pytest.raises(StudentError) as e:
         student.mod.slow.within(60)(np.full(2, 6.0))
     assert "slow did not return within 2 s" in e.value.message  # never looser than the worker's limit
+
+
+def test_prefetched_calls_answer_the_same_calls_in_order_and_a_different_one_goes_live(student):
+    student.new_test()
+    x = [np.full(2, float(i)) for i in range(4)]
+    student.prefetch("mod", [("square", [x[0]], {"scale": 2.0}), ("square", [x[1]], {"scale": 2.0}),
+                             ("square", [x[2]], {"scale": 2.0})])
+    assert len(student._ahead) == 3
+    assert float(student.mod.square(x[0], scale=2.0)[0]) == 0.0
+    assert float(student.mod.square(x[1], scale=2.0)[0]) == 2.0
+    assert len(student._ahead) == 1
+    # Not the next prefetched call (another scale): the rest is dropped, this one is made live.
+    assert float(student.mod.square(x[2], scale=3.0)[0]) == 12.0
+    assert not student._ahead
+
+
+def test_a_prefetched_failure_is_the_same_failure_and_nothing_after_it_is_run(student):
+    student.new_test()
+    calls = [("picky", [np.full(2, v)], {}) for v in (1.0, 6.0, 2.0)]
+    student.prefetch("mod", calls)
+    assert len(student._ahead) == 2  # the worker stopped at the failing call
+    student.mod.picky(np.full(2, 1.0))
+    with pytest.raises(StudentError) as e:
+        student.mod.picky(np.full(2, 6.0))
+    assert e.value.kind == "exception" and "picky(array float64 (2,) [6., 6.]) failed" in e.value.message
+
+
+def test_a_batch_that_prints_or_hangs_prefetches_nothing(tmp_path):
+    (tmp_path / "noisy.py").write_text("import time\ndef hi(x):\n    print('hello')\n    return x\n"
+                                       "def nap(x):\n    time.sleep(60)\n")
+    with Worker(tmp_path, limits=Limits(timeout=1.0)) as worker:
+        proxy = Student(worker, test_budget=30.0)
+        proxy.new_test()
+        proxy.prefetch("noisy", [("hi", [1], {})])
+        assert not proxy._ahead  # its output could not be told apart per call
+        started = time.monotonic()
+        proxy.prefetch("noisy", [("nap", [1], {})])
+        assert not proxy._ahead and time.monotonic() - started < 5
+        assert proxy.noisy.hi(3) == 3  # the calls are made one by one, in a fresh worker
