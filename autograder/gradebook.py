@@ -13,7 +13,6 @@ import io
 import os
 import sys
 import tempfile
-import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -140,8 +139,8 @@ def _scripts_on_path():
 def write_gradebook(path: Path, results: dict[str, dict], assignment: str = "dlgrade",
                     duedate: datetime | None = None) -> None:
     """Write nbgrader's gradebook for these results (student -> results dict), replacing `path` in one step."""
+    from nbgrader import api
     from nbgrader.api import Gradebook
-    from sqlalchemy.exc import SAWarning
 
     # The grade cells: every test group seen in any result, in a stable order.
     layout: dict[str, dict[str, float]] = {}
@@ -163,32 +162,37 @@ def write_gradebook(path: Path, results: dict[str, dict], assignment: str = "dlg
         try:
             due = duedate.astimezone(timezone.utc).replace(tzinfo=None) if duedate else None
             gb.add_assignment(assignment, duedate=due)
-            # Names by id, so that filling in a grade reads no row back (a query per grade otherwise).
-            notebook_names, cell_names = {}, {}
+            notebooks = {}  # exercise -> (Notebook, {cell name: GradeCell})
             for exercise, cells in layout.items():
-                notebook_names[gb.add_notebook(exercise, assignment).id] = exercise
-                for name, top in cells.items():
-                    cell_names[gb.add_grade_cell(name, exercise, assignment, max_score=top, cell_type="code").id] = name
-            for student, result in sorted(results.items()):
-                gb.add_student(student)
-                extra = result.get("extra_data", {})
-                if extra.get("could_not_grade"):
-                    continue  # no submission: nbgrader shows the student, without a grade
-                when = naive_utc(extra.get("submission", {}).get("submitted_at"))
-                with warnings.catch_warnings():
-                    # nbgrader 0.9's add_submission trips SQLAlchemy's autoflush check; the rows are added.
-                    warnings.filterwarnings("ignore", message="Object of type <Submitted", category=SAWarning)
-                    sub = gb.add_submission(assignment, student, **({"timestamp": when} if when else {}))
-                fraction = float(extra.get("late", {}).get("fraction", 0.0))
-                mine = per_student[student]
-                # Reading the new rows back must not flush the session at each lazy load (seconds per class).
-                with gb.db.no_autoflush:
-                    for nb in sub.notebooks:
-                        scores = mine.get(notebook_names[nb.notebook_id], {})
+                notebooks[exercise] = (gb.add_notebook(exercise, assignment),
+                                       {name: gb.add_grade_cell(name, exercise, assignment, max_score=top,
+                                                                cell_type="code") for name, top in cells.items()})
+            row = gb.find_assignment(assignment)
+            # What add_student and add_submission make (the assignment has grade cells only: no comments),
+            # with the auto scores filled in at once and one commit for the class: add_submission's
+            # commit per student and the update of every grade after it took seconds per class.
+            with gb.db.no_autoflush:
+                for student, result in sorted(results.items()):
+                    person = api.Student(id=student)
+                    gb.db.add(person)
+                    extra = result.get("extra_data", {})
+                    if extra.get("could_not_grade"):
+                        continue  # no submission: nbgrader shows the student, without a grade
+                    when = naive_utc(extra.get("submission", {}).get("submitted_at"))
+                    sub = api.SubmittedAssignment(assignment=row, student=person,
+                                                  **({"timestamp": when} if when else {}))
+                    gb.db.add(sub)
+                    fraction = float(extra.get("late", {}).get("fraction", 0.0))
+                    mine = per_student[student]
+                    for exercise, (notebook, cells) in notebooks.items():
+                        nb = api.SubmittedNotebook(notebook=notebook, assignment=sub)
+                        gb.db.add(nb)
+                        scores = mine.get(exercise, {})
                         total = 0.0
-                        for grade in nb.grades:
-                            grade.auto_score = scores.get(cell_names[grade.cell_id], (0.0, 0.0))[0]
-                            total += grade.auto_score
+                        for name, cell in cells.items():
+                            score = scores.get(name, (0.0, 0.0))[0]
+                            gb.db.add(api.Grade(cell_id=cell.id, notebook=nb, auto_score=score))
+                            total += score
                         nb.late_submission_penalty = total * fraction if fraction else None
             gb.db.commit()
         finally:
