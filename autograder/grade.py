@@ -30,6 +30,8 @@ from autograder.submissions import BadSubmission, find_entries, pack, prepare, u
 
 PACKAGE_DIRS = ("autograder", "dlref")
 EXAMPLES_KEY = "DLGRADE_EXAMPLES_KEY"  # a task's recordings key, when it runs on another machine
+# Views of one exercise a bundled task grades (in rounds of one session): start-ups paid once for them.
+ROUNDS = 3
 SOURCE_SUFFIXES = (".py", ".json", ".ini", ".toml")
 
 
@@ -173,6 +175,7 @@ def grade_task(student: str, source, exercises: list[str], sandbox: str, course_
         env["DLGRADE_EXAMPLES"] = str(Path(tempfile.gettempdir()) / f"dlgrade-examples-{env.pop(EXAMPLES_KEY)}")
     start = time.monotonic()
     result = SubmissionResult(student=student, sandboxed=sandbox != "none")
+    rounds = None
     try:
         with tempfile.TemporaryDirectory(prefix="dlgrade-task-") as tmp, worker_uid() as uid:
             if sandbox == "bwrap":
@@ -192,6 +195,7 @@ def grade_task(student: str, source, exercises: list[str], sandbox: str, course_
             data = run_suites(folder, exercises, hidden=True, sandbox=sandbox, course=course, timeout=timeout,
                               env={**env, "DLGRADE_WORKER_UID": str(uid)})
             result.tests = [TestResult.from_dict(t) for t in data["tests"]]
+            rounds = data.get("rounds")
             result.sandboxed = data.get("sandboxed", result.sandboxed)
             broken = [t.name for t in result.tests if t.grader_error]
             if broken:
@@ -205,6 +209,8 @@ def grade_task(student: str, source, exercises: list[str], sandbox: str, course_
     result.execution_time = time.monotonic() - start
     out = result.to_dict()
     out["extra_data"]["grader_version"] = grader_version()
+    if rounds and len(rounds) == len(out["tests"]):
+        out["extra_data"]["rounds"] = rounds  # whose view each test graded (Batch.collect)
     return out
 
 
@@ -245,14 +251,33 @@ class Job:
 
 @dataclasses.dataclass
 class Task:
-    """One grading task: one view per exercise, each from one job (several jobs when reuse bundles them)."""
+    """One grading task: views of exercises, each from one job (several jobs when reuse bundles them).
 
-    views: dict[str, Job]  # exercise -> the job whose view of it is graded
-    folder: Path | None = None  # the views' folder (<exercise>/ each), when bundled
+    The k-th view of an exercise is graded in round k of the task's session (plugin.py): a
+    folder `<k>/<exercise>/` per view.
+    """
+
+    views: list[tuple[str, Job]]  # (exercise, the job whose view of it is graded)
+    folder: Path | None = None  # the views' folder, when bundled
     closed: bool = False  # takes no more views (a job graded alone, or without reuse)
 
     def owners(self) -> list[Job]:
-        return list({id(j): j for j in self.views.values()}.values())
+        return list({id(j): j for _, j in self.views}.values())
+
+    def exercises(self) -> set[str]:
+        return {e for e, _ in self.views}
+
+    def count(self, exercise: str) -> int:
+        return sum(1 for e, _ in self.views if e == exercise)
+
+    def rounds(self) -> list[tuple[int, str, Job]]:
+        """(round, exercise, job) of every view."""
+        seen: dict[str, int] = {}
+        out = []
+        for e, job in self.views:
+            out.append((seen.get(e, 0), e, job))
+            seen[e] = seen.get(e, 0) + 1
+        return out
 
 
 class Batch:
@@ -348,7 +373,7 @@ class Batch:
         a task's start-up (a Python with pytest and hypothesis) is paid once for up to seven
         views. Each view runs in its own worker, killed before the next view's starts.
         """
-        busy = {(e, job.keys[e]) for task in running.values() for e, job in task.views.items() if e in job.keys}
+        busy = {(e, job.keys[e]) for task in running.values() for e, job in task.views if e in job.keys}
         free = self.pool.slots - len(running)
         tasks: list[Task] = []
         left = []
@@ -367,31 +392,38 @@ class Batch:
                 continue
             if self.store is None or job.alone:
                 if len(tasks) < free:
-                    tasks.append(Task({e: job for e in todo}, closed=True))
+                    tasks.append(Task([(e, job) for e in todo], closed=True))
                     job.inflight.update(todo)
                 continue
             for e in todo:
-                task = next((t for t in tasks if not t.closed and e not in t.views), None)
+                room = 1 if e in reuse.NEVER_REUSED else ROUNDS
+                task = next((t for t in tasks if not t.closed and t.count(e) < room), None)
                 if task is None and len(tasks) < free:
-                    task = Task({})
+                    task = Task([])
                     tasks.append(task)
                 if task is not None:
-                    task.views[e] = job
+                    task.views.append((e, job))
                     job.inflight.add(e)
                     busy.add((e, job.keys[e]))
         for task in tasks:
             owners = task.owners()
-            exercises = [e for e in self.exercises if e in task.views]
+            exercises = [e for e in self.exercises if e in task.exercises()]
+            rounds = max(task.count(e) for e in exercises)
             if self.store is None:
                 source = owners[0].folder
             else:
                 task.folder = source = Path(tempfile.mkdtemp(prefix="task-", dir=workdir))
-                for e, job in task.views.items():
-                    unpack(reuse.view(job.files, e), source / e)
+                listed: dict[int, list[str]] = {}
+                for k, e, job in task.rounds():
+                    unpack(reuse.view(job.files, e), source / str(k) / e)  # nothing, if the file was not submitted
+                    listed.setdefault(k, []).append(e)
+                for k, names in listed.items():
+                    (source / str(k)).mkdir(parents=True, exist_ok=True)
+                    (source / str(k) / reuse.ROUND_EXERCISES).write_text("\n".join(names) + "\n")
             label = owners[0].student if len(owners) == 1 else f"{owners[0].student} and {len(owners) - 1} more"
             future = self.pool.submit(
                 grade_task, label, pack(source) if self.pool.ships_files else str(source), exercises, self.sandbox,
-                self.course_toml, submission_timeout(self.args, self.course, exercises),
+                self.course_toml, rounds * submission_timeout(self.args, self.course, exercises),
                 {**self.env, **({"DLGRADE_ISOLATE": "views"} if self.store else {}), **self.examples_env()},
                 key=f"dlgrade-{owners[0].student}-{uuid.uuid4().hex[:8]}", resources=self.resources(),
             )
@@ -416,25 +448,30 @@ class Batch:
         if task.folder is not None:
             shutil.rmtree(task.folder, ignore_errors=True)
         extra = result.get("extra_data", {})
+        rounds = extra.pop("rounds", None)
         problem = extra.get("could_not_grade", "")
         if problem and len(owners) > 1:
-            for e, job in task.views.items():
+            for e, job in task.views:
                 job.inflight.discard(e)
                 job.alone = True
             return
-        own: dict[str, list[dict]] = {}
-        for t in result.get("tests", []):
-            own.setdefault(t["tags"][0], []).append(t)
+        tests = result.get("tests", [])
+        if not isinstance(rounds, list) or len(rounds) != len(tests):
+            rounds = [0] * len(tests)
+        own: dict[tuple[int, str], list[dict]] = {}
+        for k, t in zip(rounds, tests):
+            own.setdefault((k, t["tags"][0]), []).append(t)
         for job in owners:
             job.seconds += result.get("execution_time", 0.0) / len(owners)
             job.extras.append(extra)
             if problem:
                 job.failures.append(problem)
-        for e, job in task.views.items():
+        for k, e, job in task.rounds():
+            mine = own.get((k, e), [])
             job.inflight.discard(e)
-            job.tests[e] = own.get(e, [])
-            if not problem and e in job.keys and own.get(e) and self.store.put(e, job.keys[e], own[e]):
-                self.known[(e, job.keys[e])] = own[e]
+            job.tests[e] = mine
+            if not problem and e in job.keys and mine and self.store.put(e, job.keys[e], mine):
+                self.known[(e, job.keys[e])] = mine
 
     def prepare(self, student: str, entry, jobdir: Path, progress: Progress) -> Job | None:
         """Unpack and key one entry; None when it is settled here (refused, or unchanged under --resume)."""

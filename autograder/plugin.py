@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, settings
 
 from autograder import config as course_config
+from autograder.reuse import round_exercises, rounds_of
 from autograder.feedback import GraderError, Mismatch
 from autograder.results import TestResult, write_json_atomic
 from autograder.student import Student, StudentError
@@ -48,7 +49,8 @@ def _setting(cfg: pytest.Config, option: str, env: str, default: str | None = No
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "weight(w): this test's share of its exercise's points (default 1)")
     course = course_config.load(_setting(config, "--course", "DLGRADE_COURSE"))
-    config.stash[_state] = {"course": course, "tests": [], "workers": None, "replayed": 0}
+    config.stash[_state] = {"course": course, "tests": [], "rounds": [], "round": 0, "workers": None,
+                            "replayed": 0}
     settings.register_profile(
         "grading",
         derandomize=True,  # same examples every run: the same submission gets the same score
@@ -121,26 +123,30 @@ class _Workers:
 
     Isolated, `submission` is either a student's folder, whose per-exercise views are made
     here (mode "1"), or already a folder of views, `<submission>/<exercise>/` (mode "views":
-    `dlgrade grade` bundles views of several students into one session). Each exercise's
-    worker is killed, with anything it left running, before the next exercise's starts: one
-    view's code can never slow down, or take processes from, another's.
+    `dlgrade grade` bundles views of several students into one session), or of rounds of views,
+    `<submission>/<k>/<exercise>/` (the suites run once per round, see pytest_runtestloop).
+    Each view's worker is killed, with anything it left running, before the next view's
+    starts: one view's code can never slow down, or take processes from, another's.
     """
 
     def __init__(self, submission: Path, course: course_config.Course, sandbox: str, isolate: str, tmp: Path):
         self.submission, self.course, self.sandbox, self.isolate, self.tmp = submission, course, sandbox, isolate, tmp
-        self.current: tuple[str, Student] | None = None
+        self.current: tuple[tuple[int, str] | str, Student] | None = None
         self.workers: list = []
         self._files: dict | None = None
+        self.rounds = rounds_of(submission) if isolate == "views" else [submission]
+        self.round = 0
 
     def folder_for(self, exercise: str) -> Path:
         if not self.isolate:
             return self.submission
-        if self.isolate == "views" and (self.submission / exercise).is_dir():
-            return self.submission / exercise
+        views = self.rounds[self.round]
+        if self.isolate == "views" and (views / exercise).is_dir():
+            return views / exercise
         from autograder import reuse
         from autograder.packing import pack, unpack
 
-        folder = self.tmp / exercise
+        folder = self.tmp / (f"{self.round}-{exercise}" if self.isolate == "views" else exercise)
         if folder.is_dir():  # its tests came round again (public and hidden files apart): the same view
             return folder
         folder.mkdir()
@@ -150,8 +156,11 @@ class _Workers:
             self._files = pack(self.submission) if self.submission.is_dir() else {}
         return unpack(reuse.view(self._files, exercise), folder)
 
+    def key(self, exercise: str):
+        return (self.round, exercise) if self.isolate else ""
+
     def proxy(self, exercise: str) -> Student:
-        key = exercise if self.isolate else ""
+        key = self.key(exercise)
         if self.current is None or self.current[0] != key:
             from autograder.sandbox import Worker
 
@@ -164,12 +173,12 @@ class _Workers:
         return self.current[1]
 
     def new_test(self, exercise: str) -> None:
-        if self.current is not None and self.current[0] == (exercise if self.isolate else ""):
+        if self.current is not None and self.current[0] == self.key(exercise):
             self.current[1].new_test()
 
     def retry(self, exercise: str) -> None:
         """The test runs again (under hypothesis, after a failed replay): its time budget starts again."""
-        if self.current is not None and self.current[0] == (exercise if self.isolate else ""):
+        if self.current is not None and self.current[0] == self.key(exercise):
             self.current[1].retry()
 
     def close(self) -> None:
@@ -184,6 +193,7 @@ def _workers(request: pytest.FixtureRequest, course: course_config.Course, submi
         raise pytest.UsageError(f"DLGRADE_ISOLATE={isolate!r}: expected 1 or views")
     with tempfile.TemporaryDirectory(prefix="dlgrade-views-") as tmp:
         workers = _Workers(submission, course, sandbox_mode, isolate, Path(tmp))
+        workers.round = request.config.stash[_state]["round"]
         request.config.stash[_state]["workers"] = workers
         try:
             yield workers
@@ -231,6 +241,41 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if is_hidden(item) and isinstance(current, settings) and Phase.shrink in current.phases:
             test._hypothesis_internal_use_settings = settings(
                 current, phases=[p for p in current.phases if p is not Phase.shrink])
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session):
+    """A folder of several rounds of views: every test of an exercise runs once per round that has its view.
+
+    One session grades many students' views (pytest's and hypothesis' start-up paid once); the
+    round a test ran in tells whose view it graded (results' "rounds"). Tests and their examples
+    do not depend on the round: each round is graded as in a session of its own.
+    """
+    cfg = session.config
+    if _setting(cfg, "--isolate-exercises", "DLGRADE_ISOLATE", "") != "views" or cfg.option.collectonly:
+        return None
+    path = _setting(cfg, "--submission", "DLGRADE_SUBMISSION")
+    rounds = rounds_of(Path(path)) if path else []
+    if len(rounds) < 2:
+        return None
+    if session.testsfailed and not cfg.option.continue_on_collection_errors:
+        raise session.Interrupted(f"{session.testsfailed} error(s) during collection")
+    plan = [(k, item) for k, views in enumerate(rounds) for item in session.items
+            if exercise_of(item) in round_exercises(views)]
+    state = cfg.stash[_state]
+    for i, (k, item) in enumerate(plan):
+        state["round"] = k
+        workers = state["workers"]
+        if workers is not None:
+            workers.round = k
+        following = plan[i + 1][1] if i + 1 < len(plan) else None
+        # The same test next (a round of one test): tear everything down, as after the last test.
+        cfg.hook.pytest_runtest_protocol(item=item, nextitem=following if following is not item else None)
+        if session.shouldfail:
+            raise session.Failed(session.shouldfail)
+        if session.shouldstop:
+            raise session.Interrupted(session.shouldstop)
+    return True
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -384,10 +429,11 @@ class _Reporter:
         # Data for reports (e.g. the CNN's confusion matrix), from pytest's record_property.
         result.data = {k: v for k, v in item.user_properties}
         self.cfg.stash[_state]["tests"].append(result)
+        self.cfg.stash[_state]["rounds"].append(self.cfg.stash[_state]["round"])
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         state = self.cfg.stash[_state]
-        tests = score(state["tests"], state["course"])
+        tests = score(state["tests"], state["course"], state["rounds"])
         path = _setting(self.cfg, "--results", "DLGRADE_RESULTS")
         if path:
             write_json_atomic(
@@ -398,6 +444,7 @@ class _Reporter:
                     "sandboxed": sandboxed(_setting(self.cfg, "--sandbox", "DLGRADE_SANDBOX", "auto")),
                     "exitstatus": int(exitstatus),
                     "replayed": state["replayed"],  # property tests passed on recorded examples (replay.py)
+                    "rounds": state["rounds"],  # the round of views each test ran in (pytest_runtestloop)
                 },
             )
 
@@ -409,15 +456,16 @@ def sandboxed(mode: str) -> bool:
     return mode == "bwrap" or (mode == "auto" and bwrap_available())
 
 
-def score(tests: list[TestResult], course: course_config.Course) -> list[TestResult]:
-    """Share each exercise's points among its tests by weight (course.toml overrides markers)."""
+def score(tests: list[TestResult], course: course_config.Course, rounds: list[int] | None = None) -> list[TestResult]:
+    """Share each exercise's points among its tests by weight (course.toml overrides markers), per round of views."""
+    rounds = rounds if rounds is not None and len(rounds) == len(tests) else [0] * len(tests)
     for t in tests:
         t.max_score = course.weight(t.exercise, t.test_id.rsplit("::", 1)[1].split("[")[0], t.max_score)
-    totals: dict[str, float] = {}
-    for t in tests:
-        totals[t.exercise] = totals.get(t.exercise, 0.0) + t.max_score
-    for t in tests:
-        total = totals[t.exercise]
+    totals: dict[tuple[int, str], float] = {}
+    for k, t in zip(rounds, tests):
+        totals[(k, t.exercise)] = totals.get((k, t.exercise), 0.0) + t.max_score
+    for k, t in zip(rounds, tests):
+        total = totals[(k, t.exercise)]
         t.max_score = course.exercise(t.exercise).points * t.max_score / total if total else 0.0
         t.score = t.max_score if t.passed else 0.0
     return tests

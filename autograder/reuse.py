@@ -29,6 +29,23 @@ from autograder.results import write_json_atomic
 NEVER_REUSED = ("cnn",)
 TIME_KINDS = ("timeout", "slow")  # StudentError kinds that depend on the machine, not the code
 
+ROUND_EXERCISES = ".exercises"  # in a round's folder: its exercises, one a line (an empty view ships no folder)
+
+
+def rounds_of(submission: Path) -> list[Path]:
+    """The rounds of a folder of views: its folders 0/, 1/, ... (each holding <exercise>/ views), else itself."""
+    numbered = sorted((p for p in submission.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name)) \
+        if submission.is_dir() else []
+    return numbered or [submission]
+
+
+def round_exercises(views: Path) -> set[str]:
+    """The exercises a round of views grades: as its list says, else its <exercise>/ folders."""
+    listed = views / ROUND_EXERCISES
+    if listed.is_file():
+        return set(listed.read_text().split())
+    return {p.name for p in views.iterdir() if p.is_dir()} if views.is_dir() else set()
+
 
 def module_of(rel: str) -> str | None:
     """The exercise whose module this top-level file is ('conv.py' -> 'conv'), else None."""

@@ -131,3 +131,36 @@ def test_an_exercise_whose_tests_come_round_again_gets_the_same_view(tmp_path):
     first = workers.folder_for("activations")
     assert workers.folder_for("activations") == first  # e.g. public, hidden, then public tests again
     assert sorted(p.name for p in first.iterdir()) == ["activations.py", "helper.py"]
+
+
+def test_rounds_of_views_grade_each_view_as_alone(tmp_path):
+    """One session grading three students' views in rounds gives each the results it gets alone."""
+    from autograder.reuse import ROUND_EXERCISES
+
+    course = tmp_path / "course.toml"
+    course.write_text("[grading]\nmax_examples = 5\n")
+    good = (ROOT / "solutions" / "activations.py").read_text()
+    wrong = good.replace("return e / np.sum(e, axis=axis, keepdims=True)", "return e / np.sum(e)")
+    assert wrong != good
+    views = {0: {"activations": good, "losses": (ROOT / "solutions" / "losses.py").read_text()},
+             1: {"activations": wrong, "losses": None},  # losses.py not submitted: an empty view
+             2: {"activations": good}}
+    bundle = tmp_path / "bundle"
+    alone = []
+    for k, files in views.items():
+        single = tmp_path / f"alone{k}"
+        for e, text in files.items():
+            for root in (bundle / str(k), single):
+                (root / e).mkdir(parents=True)
+                if text is not None:
+                    (root / e / f"{e}.py").write_text(text)
+        (bundle / str(k) / ROUND_EXERCISES).write_text("\n".join(files) + "\n")
+        alone.append(run_suites(single, list(files), hidden=True, course=course, env={"DLGRADE_ISOLATE": "views"}))
+    together = run_suites(bundle, ["activations", "losses"], hidden=True, course=course,
+                          env={"DLGRADE_ISOLATE": "views"})
+    assert len(together["rounds"]) == len(together["tests"])
+    for k, result in enumerate(alone):
+        mine = [t for r, t in zip(together["rounds"], together["tests"]) if r == k]
+        assert mine == result["tests"], f"round {k}"
+    assert any(t["status"] == "failed" for t in alone[1]["tests"])
+    assert all("not submitted" in t["extra_data"]["details"] for t in alone[1]["tests"] if t["tags"][0] == "losses")
