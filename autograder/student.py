@@ -152,11 +152,11 @@ class Student:
         per_call = timeout if limit is None else min(limit, timeout) if timeout is not None else limit
         for start in range(0, len(calls), MAP_CHUNK):
             chunk = calls[start:start + MAP_CHUNK]
-            timeout = None
+            chunk_timeout = None
             if per_call is not None:
                 left = per_call if self.test_budget is None else max(per_call, self.test_budget - self._spent)
-                timeout = min(per_call * len(chunk), left)
-            result = self._run(function, lambda: self.worker.map(module, function, chunk, timeout=timeout),
+                chunk_timeout = min(per_call * len(chunk), left)
+            result = self._run(function, lambda: self.worker.map(module, function, chunk, timeout=chunk_timeout),
                                lambda i: chunk[i] if i is not None and 0 <= i < len(chunk) else chunk[0])
             if type(result.value) is not list or len(result.value) != len(chunk):
                 raise StudentError(f"the worker answered {len(chunk)} calls of {function} with something else "
