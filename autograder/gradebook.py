@@ -8,7 +8,6 @@ whose auto score is filled in.
 from __future__ import annotations
 
 import csv
-import importlib.util
 import io
 import os
 import sys
@@ -202,18 +201,3 @@ def write_gradebook(path: Path, results: dict[str, dict], assignment: str = "dlg
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-
-def warm_up() -> None:
-    """Import nbgrader now, in a background thread: seconds of imports that overlap the grading."""
-    import threading
-
-    def load() -> None:
-        try:
-            import nbgrader.api  # noqa: F401
-        except Exception:  # noqa: BLE001 - write_gradebook reports it, when it runs
-            pass
-
-    if importlib.util.find_spec("nbgrader") is not None:
-        threading.Thread(target=load, name="dlgrade-nbgrader-import", daemon=True).start()
