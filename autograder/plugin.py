@@ -15,9 +15,9 @@ import pytest
 from hypothesis import HealthCheck, Phase, settings
 
 from autograder import config as course_config
-from autograder.reuse import round_exercises, rounds_of
 from autograder.feedback import GraderError, Mismatch
 from autograder.results import TestResult, write_json_atomic
+from autograder.reuse import round_exercises, rounds_of
 from autograder.student import Student, StudentError
 
 MAX_DETAILS = 3000  # characters of feedback kept per failed test

@@ -7,10 +7,12 @@ returned. So once a test has passed for one submission, its examples (the drawn 
 and the values drawn inside it with `data.draw`, in order) are recorded, and for the next
 submission the test body runs on them directly: the same calls in the same order, without
 generating anything (about half of a suite's time). The first failing example, or a draw
-that is not the recorded one (same label and strategy, in the same place), ends the replay:
-the test then runs under hypothesis as usual, which finds, shrinks and reports the failure
-exactly as without replay. Which submission recorded a test never matters, as every
-submission that passes it records the same examples (tests/autograder/test_replay.py).
+that is not the recorded one (same label and strategy, in the same place), ends the replay.
+A test that shrinks its failures then runs under hypothesis as usual, which finds, shrinks
+and reports the failure exactly as without replay; for one that does not (hidden tests),
+the failing example is the one hypothesis would have stopped at, and it is the failure
+(plugin.pytest_pyfunc_call). Which submission recorded a test never matters, as every
+submission that passes it records the same examples (tests/autograder/test_mutants.py).
 
 Recordings are protocol.py payloads (plain data, never pickle), one file per test, written
 atomically and checked on load against the test's id and the hypothesis and numpy versions;

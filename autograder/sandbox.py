@@ -681,9 +681,7 @@ class Worker:
     # --- calls ---------------------------------------------------------------------
     def call(self, module: str, function: str, /, *args, **kwargs) -> CallResult:
         """`module.function(*args, **kwargs)` in the worker."""
-        for name in (module, function):
-            if not isinstance(name, str) or not name.isidentifier():
-                raise ValueError(f"invalid module or function name: {name!r}")
+        _check_names(module, function)
         request = {"op": "call", "module": module, "function": function, "args": list(args),
                    "kwargs": dict(kwargs)}
         return self._request(request, module, function)
@@ -696,9 +694,7 @@ class Worker:
         at that call, named by `index`. `timeout` (default: the per-call limit) is for all
         the calls together.
         """
-        for name in (module, function):
-            if not isinstance(name, str) or not name.isidentifier():
-                raise ValueError(f"invalid module or function name: {name!r}")
+        _check_names(module, function)
         request = {"op": "map", "module": module, "function": function,
                    "calls": [[list(args), dict(kwargs)] for args, kwargs in calls]}
         return self._request(request, module, function, timeout=timeout)
@@ -711,9 +707,7 @@ class Worker:
         (a timeout, a crash, a malformed reply, or output printed, which a single call's result
         could not be given) is the batch's own CallResult, not ok. `timeout`: for all calls.
         """
-        for name in (module, *(function for function, _, _ in calls)):
-            if not isinstance(name, str) or not name.isidentifier():
-                raise ValueError(f"invalid module or function name: {name!r}")
+        _check_names(module, *(function for function, _, _ in calls))
         request = {"op": "batch", "calls": [[module, function, list(args), dict(kwargs)]
                                             for function, args, kwargs in calls]}
         result = self._request(request, module, "a batch of calls", timeout=timeout)
@@ -758,9 +752,7 @@ class Worker:
         """
         if driver + ".py" not in self.drivers:
             raise ValueError(f"driver {driver!r} was not shipped (drivers={self.drivers})")
-        for name in (function, *(() if module is None else (module,))):
-            if not isinstance(name, str) or not name.isidentifier():
-                raise ValueError(f"invalid module or function name: {name!r}")
+        _check_names(function, *(() if module is None else (module,)))
         request = {"op": "driver", "driver": driver, "module": module, "function": function,
                    "args": list(args), "kwargs": dict(kwargs)}
         return self._request(request, module, function, driver=True)
@@ -1052,6 +1044,13 @@ def _release(res: dict) -> None:
         proc.kill()
     if stage is not None:
         shutil.rmtree(stage, ignore_errors=True)
+
+
+def _check_names(*names) -> None:
+    """ValueError unless each module or function name is an identifier (it is looked up in the worker)."""
+    for name in names:
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ValueError(f"invalid module or function name: {name!r}")
 
 
 def _check_reply(reply, rid: int, call: bool) -> None:

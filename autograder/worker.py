@@ -252,19 +252,14 @@ class Worker:
         calls = req.get("calls")
         if type(calls) is not list or not all(type(c) is list and len(c) == 2 and type(c[0]) is list
                                               and type(c[1]) is dict for c in calls):
-            return {"ok": False, "kind": "protocol", "type": "ProtocolError",
-                    "message": "malformed map request", "line": None, "traceback": ""}
-        values, notes, seconds = [], [], 0.0
-        for i, (args, kwargs) in enumerate(calls):
-            reply = self.call({"module": req.get("module"), "function": req.get("function"),
-                               "args": args, "kwargs": kwargs})
-            if not reply["ok"] or reply["mutated"]:
-                reply["index"] = i
-                return reply
-            values.append(reply["value"])
-            notes.extend(reply["warnings"][:MAX_WARNINGS - len(notes)])
-            seconds += reply["seconds"]
-        return {"ok": True, "value": values, "mutated": [], "seconds": seconds, "warnings": notes}
+            return _malformed("map")
+        replies = list(self._until_failure({"module": req.get("module"), "function": req.get("function"),
+                                            "args": args, "kwargs": kwargs} for args, kwargs in calls))
+        if replies and (not replies[-1]["ok"] or replies[-1]["mutated"]):
+            return {**replies[-1], "index": len(replies) - 1}
+        notes = [w for r in replies for w in r["warnings"]][:MAX_WARNINGS]
+        return {"ok": True, "value": [r["value"] for r in replies], "mutated": [],
+                "seconds": sum(r["seconds"] for r in replies), "warnings": notes}
 
     def batch(self, req: dict) -> dict:
         """Calls of several functions (a replayed test's, see autograder/replay.py): one round trip."""
@@ -272,16 +267,19 @@ class Worker:
         if type(calls) is not list or not all(type(c) is list and len(c) == 4 and type(c[0]) is str
                                               and type(c[1]) is str and type(c[2]) is list
                                               and type(c[3]) is dict for c in calls):
-            return {"ok": False, "kind": "protocol", "type": "ProtocolError",
-                    "message": "malformed batch request", "line": None, "traceback": ""}
-        replies, seconds = [], 0.0
-        for module, function, args, kwargs in calls:
-            reply = self.call({"module": module, "function": function, "args": args, "kwargs": kwargs})
-            replies.append(reply)
-            if not reply["ok"] or reply["mutated"]:
-                break
-            seconds += reply["seconds"]
+            return _malformed("batch")
+        replies = list(self._until_failure({"module": module, "function": function, "args": args, "kwargs": kwargs}
+                                           for module, function, args, kwargs in calls))
+        seconds = sum(r["seconds"] for r in replies if r["ok"] and not r["mutated"])
         return {"ok": True, "value": replies, "mutated": [], "seconds": seconds, "warnings": []}
+
+    def _until_failure(self, requests):
+        """Each call's reply, in order, up to and including the first that fails or changes an argument."""
+        for req in requests:
+            reply = self.call(req)
+            yield reply
+            if not reply["ok"] or reply["mutated"]:
+                return
 
     def driver(self, req: dict) -> dict:
         """`driver.function(student module, *args, **kwargs)`; see the module docstring."""
@@ -357,6 +355,11 @@ class Worker:
             else:
                 self.reply({"ok": False, "kind": "protocol", "type": "ProtocolError",
                             "message": f"unknown op {op!r}", "line": None, "traceback": ""}, rid)
+
+
+def _malformed(op: str) -> dict:
+    return {"ok": False, "kind": "protocol", "type": "ProtocolError", "message": f"malformed {op} request",
+            "line": None, "traceback": ""}
 
 
 def _cpu_seconds() -> float:
