@@ -107,7 +107,7 @@ KINDS = ("exception", "not_implemented", "import_error", "missing_function", "ti
          "crashed", "memory", "output", "protocol", "too_large", "not_submitted",
          "unserializable")
 _WORKER_KINDS = {"exception", "not_implemented", "import_error", "missing_function",
-                 "not_submitted", "unserializable", "too_large", "memory", "exit", "protocol"}
+                 "not_submitted", "unserializable", "too_large", "memory", "exit", "protocol", "cpu_time"}
 
 
 @dataclass(frozen=True)
@@ -687,16 +687,21 @@ class Worker:
         return self._request(request, module, function)
 
     def map(self, module: str, function: str, calls: list[tuple[tuple, dict]], *,
-            timeout: float | None = None) -> CallResult:
+            timeout: float | None = None, cpu: float | None = None) -> CallResult:
         """`module.function(*args, **kwargs)` for each (args, kwargs), in one round trip.
 
         The value is the list of results; a failure (or an argument changed in place) stops
         at that call, named by `index`. `timeout` (default: the per-call limit) is for all
-        the calls together.
+        the calls together. `cpu`: seconds of CPU time each call may use (the worker stops
+        a call past it, and is then killed as after a timeout): a limit that does not depend
+        on the machine's load, for calls where a mistake means a busy loop.
         """
         _check_names(module, function)
+        if cpu is not None and not 0 < cpu < 1e6:
+            raise ValueError(f"cpu must be a positive number of seconds, not {cpu!r}")
         request = {"op": "map", "module": module, "function": function,
-                   "calls": [[list(args), dict(kwargs)] for args, kwargs in calls]}
+                   "calls": [[list(args), dict(kwargs)] for args, kwargs in calls],
+                   **({"cpu": float(cpu)} if cpu is not None else {})}
         return self._request(request, module, function, timeout=timeout)
 
     def batch(self, module: str, calls: list[tuple[str, list, dict]], *, timeout: float | None = None) -> CallResult:
@@ -780,8 +785,8 @@ class Worker:
                     self._failed_modules[module] = dataclasses.replace(result, stdout="")
                     return result
                 proc.imported.add(module)
-            return self._exchange(proc, parts, request["id"], module, function,
-                                  importing=False, started=started, driver=driver, timeout=timeout)
+            return self._exchange(proc, parts, request["id"], module, function, importing=False,
+                                  started=started, driver=driver, timeout=timeout, cpu=request.get("cpu"))
 
     def _new_id(self) -> int:
         self._next_id += 1
@@ -789,7 +794,7 @@ class Worker:
 
     def _exchange(self, proc: _Process, parts: list, rid: int, module: str | None, function: str,
                   *, importing: bool, started: float, driver: bool = False,
-                  timeout: float | None = None) -> CallResult:
+                  timeout: float | None = None, cpu: float | None = None) -> CallResult:
         lim = self.limits
         limit = lim.timeout if timeout is None or importing else timeout
         deadline = time.monotonic() + limit
@@ -819,6 +824,9 @@ class Worker:
                                                 "it was restarted", started)
         if type(reply.get("cpu")) in (int, float):
             proc.cpu = float(reply["cpu"])
+        if not reply["ok"] and reply["kind"] == "cpu_time":
+            index = reply.get("index") if type(reply.get("index")) is int else None
+            return self._fail(proc, "timeout", _cpu_time_message(function, cpu), started, index)
         stdout = "" if importing and reply["ok"] else proc.drain.take()
         elapsed = time.monotonic() - started
         index = reply.get("index") if type(reply.get("index")) is int else None  # a map's failed call
@@ -838,13 +846,14 @@ class Worker:
                           traceback=reply.get("traceback", ""), stdout=stdout, seconds=elapsed,
                           index=index)
 
-    def _fail(self, proc: _Process, kind: str, message: str, started: float) -> CallResult:
+    def _fail(self, proc: _Process, kind: str, message: str, started: float,
+              index: int | None = None) -> CallResult:
         """Kill the process (restarted on the next call) and report."""
         proc.kill()
         self._proc = self._res["proc"] = None
         stdout = proc.drain.take(settle=0)
         return CallResult(ok=False, kind=kind, message=message, stdout=stdout,
-                          seconds=time.monotonic() - started)
+                          seconds=time.monotonic() - started, index=index)
 
     def _death_message(self, proc: _Process, where: str) -> str:
         rc = proc.exit_status(timeout=2)
@@ -896,6 +905,8 @@ class Worker:
             return kind, f"{function} returned a value the grader cannot receive: {msg}"
         if kind == "too_large":
             return kind, f"{function} returned a value that is too large to send back: {msg}"
+        if kind == "cpu_time":
+            return "timeout", _cpu_time_message(function, None)
         return kind, msg
 
     def _os_hint(self, typ: str, msg: str) -> str:
@@ -1051,6 +1062,11 @@ def _check_names(*names) -> None:
     for name in names:
         if not isinstance(name, str) or not name.isidentifier():
             raise ValueError(f"invalid module or function name: {name!r}")
+
+
+def _cpu_time_message(function: str, cpu: float | None) -> str:
+    used = f"{cpu:g} s of CPU time, this call's limit" if cpu else "its CPU time"
+    return f"{function} was stopped after {used} (an infinite loop?)"
 
 
 def _check_reply(reply, rid: int, call: bool) -> None:

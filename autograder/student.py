@@ -31,26 +31,29 @@ class StudentError(AssertionError):
 class StudentFunction:
     """A callable standing for one function of the student's module."""
 
-    def __init__(self, student: "Student", module: str, name: str, timeout: float | None = None):
-        self.student, self.module, self.name, self.timeout = student, module, name, timeout
+    def __init__(self, student: "Student", module: str, name: str, timeout: float | None = None,
+                 cpu: float | None = None):
+        self.student, self.module, self.name, self.timeout, self.cpu = student, module, name, timeout, cpu
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if self.timeout is not None:
-            return self.student.map(self.module, self.name, [(args, kwargs)], timeout=self.timeout)[0]
+        if self.timeout is not None or self.cpu is not None:
+            return self.student.map(self.module, self.name, [(args, kwargs)], timeout=self.timeout, cpu=self.cpu)[0]
         return self.student.call(self.module, self.name, args, kwargs)
 
     def map(self, arg_lists: list[tuple], **kwargs: Any) -> list:
         """[self(*args, **kwargs) for args in arg_lists], in few round trips to the worker."""
         return self.student.map(self.module, self.name, [(tuple(args), kwargs) for args in arg_lists],
-                                timeout=self.timeout)
+                                timeout=self.timeout, cpu=self.cpu)
 
-    def within(self, seconds: float) -> "StudentFunction":
+    def within(self, seconds: float, cpu: float | None = None) -> "StudentFunction":
         """This function with a tighter time limit per call (never looser than course.toml's call_timeout_s).
 
         For a test where a mistake means running (nearly) forever: a timeout costs the class
-        its whole length, once per such submission.
+        its whole length, once per such submission. `cpu`: also stop a call once it has used
+        this many seconds of CPU time, which a busy loop reaches at once and a finite call on a
+        loaded machine does not (the wall-clock limit still covers code that sleeps).
         """
-        return StudentFunction(self.student, self.module, self.name, seconds)
+        return StudentFunction(self.student, self.module, self.name, seconds, cpu)
 
     def __repr__(self) -> str:
         return f"<student {self.module}.{self.name}>"
@@ -140,10 +143,11 @@ class Student:
         self._ahead.clear()
         return None
 
-    def map(self, module: str, function: str, calls: list[tuple[tuple, dict]], timeout: float | None = None) -> list:
+    def map(self, module: str, function: str, calls: list[tuple[tuple, dict]], timeout: float | None = None,
+            cpu: float | None = None) -> list:
         """`function(*args, **kwargs)` for each (args, kwargs): the values, in order, in few round trips.
 
-        `timeout`: seconds per call, when tighter than the worker's limit.
+        `timeout`: seconds per call, when tighter than the worker's limit; `cpu`: CPU seconds per call.
         """
         if not hasattr(self.worker, "map"):
             return [self.call(module, function, args, kwargs) for args, kwargs in calls]
@@ -156,7 +160,8 @@ class Student:
             if per_call is not None:
                 left = per_call if self.test_budget is None else max(per_call, self.test_budget - self._spent)
                 chunk_timeout = min(per_call * len(chunk), left)
-            result = self._run(function, lambda: self.worker.map(module, function, chunk, timeout=chunk_timeout),
+            limits = {"timeout": chunk_timeout, **({"cpu": cpu} if cpu is not None else {})}
+            result = self._run(function, lambda: self.worker.map(module, function, chunk, **limits),
                                lambda i: chunk[i] if i is not None and 0 <= i < len(chunk) else chunk[0])
             if type(result.value) is not list or len(result.value) != len(chunk):
                 raise StudentError(f"the worker answered {len(chunk)} calls of {function} with something else "

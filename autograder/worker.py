@@ -24,9 +24,13 @@ Requests (one frame each) and replies::
             "missing_function" | "not_submitted" | "unserializable" | "too_large" | "memory" |
             "exit", "type": "ValueError", "message": "..", "line": 12, "traceback": ".."}
     {"id": n, "op": "map", "module": "conv", "function": "conv2d_forward",
-     "calls": [[args, kwargs], ..]}
+     "calls": [[args, kwargs], ..], "cpu": 0.5}
         -> as one call whose "value" is the list of the calls' values, in order; the first
            call that fails (or mutates an argument) ends it, its position in "index".
+           "cpu" (optional): seconds of CPU time each call may use; a call that uses more
+           is stopped, kind "cpu_time" (the trusted side then kills this process, as after
+           a timeout). CPU time does not depend on the machine's load, so a tight limit
+           stops a busy loop early without failing slow-but-finite code on a busy machine.
     {"id": n, "op": "batch", "calls": [[module, function, args, kwargs], ..]}
         -> as one call whose "value" is the list of the calls' own replies (as a call's, without
            "id"), in order, up to and including the first that fails or mutates an argument.
@@ -50,6 +54,7 @@ import inspect
 import json
 import os
 import resource
+import signal
 import sys
 import time
 import traceback
@@ -219,14 +224,25 @@ class Worker:
                     "traceback": ""}
         args, kwargs = list(req.get("args", [])), dict(req.get("kwargs", {}))
         snapshots = _array_snapshots(func, args, kwargs)
-        return self._invoke(func, args, kwargs, snapshots)
+        return self._invoke(func, args, kwargs, snapshots, cpu=req.get("cpu"))
 
-    def _invoke(self, func, args: list, kwargs: dict, snapshots: list, entry: bool = False) -> dict:
+    def _invoke(self, func, args: list, kwargs: dict, snapshots: list, entry: bool = False,
+                cpu: float | None = None) -> dict:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             start = time.perf_counter()
             try:
-                value = func(*args, **kwargs)
+                if cpu:
+                    signal.signal(signal.SIGPROF, _cpu_time_up)
+                    signal.setitimer(signal.ITIMER_PROF, cpu)
+                try:
+                    value = func(*args, **kwargs)
+                finally:
+                    if cpu:
+                        signal.setitimer(signal.ITIMER_PROF, 0)
+            except CpuTimeUp:
+                return {"ok": False, "kind": "cpu_time", "type": "CpuTimeUp",
+                        "message": f"stopped after {cpu:g} s of CPU time", "line": None, "traceback": ""}
             except NotImplementedError as e:
                 return self._error("not_implemented", e, skip_frames=1, entry=entry)
             except MemoryError as e:
@@ -253,8 +269,11 @@ class Worker:
         if type(calls) is not list or not all(type(c) is list and len(c) == 2 and type(c[0]) is list
                                               and type(c[1]) is dict for c in calls):
             return _malformed("map")
+        cpu = req.get("cpu")
+        if cpu is not None and not (type(cpu) in (int, float) and 0 < cpu < 1e6):
+            return _malformed("map")
         replies = list(self._until_failure({"module": req.get("module"), "function": req.get("function"),
-                                            "args": args, "kwargs": kwargs} for args, kwargs in calls))
+                                            "args": args, "kwargs": kwargs, "cpu": cpu} for args, kwargs in calls))
         if replies and (not replies[-1]["ok"] or replies[-1]["mutated"]):
             return {**replies[-1], "index": len(replies) - 1}
         notes = [w for r in replies for w in r["warnings"]][:MAX_WARNINGS]
@@ -355,6 +374,14 @@ class Worker:
             else:
                 self.reply({"ok": False, "kind": "protocol", "type": "ProtocolError",
                             "message": f"unknown op {op!r}", "line": None, "traceback": ""}, rid)
+
+
+class CpuTimeUp(BaseException):
+    """A call used up its CPU time ("cpu" of a map request); BaseException, as `except Exception` must not end it."""
+
+
+def _cpu_time_up(signum, frame):
+    raise CpuTimeUp()
 
 
 def _malformed(op: str) -> dict:

@@ -29,6 +29,18 @@ CODE = """
         if x.sum() > 10:
             time.sleep(60)
         return x
+
+    def spin(x):
+        while x.sum() > 10:
+            try:
+                pass
+            except Exception:  # a student's catch-all does not keep the CPU limit away
+                pass
+        return x
+
+    def nap(x):
+        time.sleep(0.4)
+        return x
 """
 
 
@@ -103,6 +115,29 @@ def test_within_gives_one_call_a_tighter_time_limit(student):
     with pytest.raises(StudentError) as e:
         student.mod.slow.within(60)(np.full(2, 6.0))
     assert "slow did not return within 2 s" in e.value.message  # never looser than the worker's limit
+
+
+def test_a_cpu_limit_stops_a_busy_loop_long_before_the_wall_clock_limit(student):
+    student.new_test()
+    started = time.monotonic()
+    with pytest.raises(StudentError) as e:
+        student.mod.spin.within(1.5, cpu=0.2).map(points(8))
+    assert time.monotonic() - started < 1.2
+    assert e.value.kind == "timeout"
+    assert e.value.message.startswith("spin(array float64 (2,) [6., 6.]) failed: spin was stopped after 0.2 s "
+                                      "of CPU time, this call's limit (an infinite loop?)")
+    student.new_test()
+    assert float(student.mod.square(np.array([3.0]))[0]) == 9.0  # the worker was restarted
+
+
+def test_a_cpu_limit_counts_cpu_time_not_waiting(student):
+    student.new_test()
+    got = student.mod.nap.within(1.5, cpu=0.1)(np.array([2.0]))  # sleeps 0.4 s, using no CPU
+    assert float(got[0]) == 2.0
+    with pytest.raises(StudentError) as e:
+        student.mod.slow.within(0.5, cpu=0.1)(np.full(2, 6.0))  # sleeps on: the wall clock ends it
+    assert e.value.kind == "timeout" and "slow did not return within 0.5 s" in e.value.message
+    student.new_test()
 
 
 def test_prefetched_calls_answer_the_same_calls_in_order_and_a_different_one_goes_live(student):

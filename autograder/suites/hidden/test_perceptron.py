@@ -10,7 +10,9 @@ from autograder.strategies import arrays, floats
 from dlref import perceptron as ref
 
 ACTIVATIONS = ["sigmoid", "tanh", "relu", "linear"]
-EARLY_STOP_S = 2.0  # seconds for a call that stops early in a millisecond (test_train_stops_early)
+# test_train_stops_early: a call that stops early takes a millisecond; one that does not is stopped
+# after EARLY_STOP_CPU_S of CPU time (a limit the machine's load cannot reach), or EARLY_STOP_S of wall time.
+EARLY_STOP_S, EARLY_STOP_CPU_S = 2.0, 0.5
 
 
 def samples(max_n: int = 6, max_m: int = 4):
@@ -139,10 +141,11 @@ def test_train_defaults(student, tol):
 def test_train_stops_early(student, tol):
     """perceptron_train stops after the first epoch without a mistake"""
     # AND is learned in 5 epochs and the 6th has no mistake: a millisecond. Running all 10**8
-    # epochs instead takes hours, so the call gets 2 s, not course.toml's call_timeout_s: each
-    # submission with this mistake would otherwise cost the class the whole timeout.
+    # epochs instead takes hours, so the call gets 0.5 s of CPU (2 s of wall time), not course.toml's
+    # call_timeout_s: each submission with this mistake would otherwise cost the class the whole timeout.
     x, y = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]), np.array([0.0, 0.0, 0.0, 1.0])
-    agree(student.perceptron.perceptron_train.within(EARLY_STOP_S), ref.perceptron_train, x, y, epochs=10**8, tol=tol)
+    train = student.perceptron.perceptron_train.within(EARLY_STOP_S, cpu=EARLY_STOP_CPU_S)
+    agree(train, ref.perceptron_train, x, y, epochs=10**8, tol=tol)
 
 
 def test_train_no_epochs(student, tol):
