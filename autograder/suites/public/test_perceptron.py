@@ -1,4 +1,6 @@
 """Public checks for perceptron.py: fixed vectors, properties, and the unknown-activation error."""
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -127,7 +129,8 @@ def test_unknown_activation_raises(student, name):
 
 @st.composite
 def separable(draw):
-    """(x, y): labels of a hyperplane w* . x + b*, every point at least 0.25 from it (in z units).
+    """(x, y, epochs): labels of a hyperplane w* . x + b*, every point at least 0.25 from it (in z
+    units), and enough epochs for Rosenblatt's rule to separate them (`convergence_epochs`).
 
     Values are multiples of 1/2 and 1/4, so every z is exact whatever the summation order.
     """
@@ -135,16 +138,29 @@ def separable(draw):
     x = draw(hnp.arrays(np.float64, (n, m), elements=st.integers(-4, 4).map(lambda k: k / 2)))
     w_star = draw(hnp.arrays(np.float64, (m,), elements=st.integers(-2, 2)))
     b_star = draw(st.integers(-3, 2)) / 2 + 0.25  # z* is a multiple of 1/2 plus 1/4: never 0
-    return x, (b_star + x @ w_star >= 0).astype(np.float64)
+    return x, (b_star + x @ w_star >= 0).astype(np.float64), convergence_epochs(x, w_star, b_star)
+
+
+def convergence_epochs(x: np.ndarray, w_star: np.ndarray, b_star: float) -> int:
+    """Epochs after which the rule has made its last mistake and had an epoch without one.
+
+    The perceptron convergence theorem (Novikoff): from w = 0, b = 0, with any learning rate and
+    any order of samples, the rule makes at most (R / gamma)**2 mistakes, R the largest norm of
+    (x_i, 1) and gamma the margin of (w*, b*) / |(w*, b*)|. Each epoch but the last has a mistake.
+    Data-sized, not a flat 10_000: a mistake that never converges costs that many epochs per call.
+    """
+    r2 = float((x ** 2).sum(axis=1).max()) + 1.0
+    margin2 = float(np.min(np.abs(b_star + x @ w_star))) ** 2 / (float(w_star @ w_star) + b_star ** 2)
+    return math.floor(r2 / margin2) + 2  # +1: the epoch without a mistake; +1: rounding
 
 
 @settings(max_examples=15)
 @given(data=separable())
 def test_train_separates_separable_data(student, data):
     """perceptron_train reaches zero training errors on linearly separable data"""
-    x, y = data
-    call = call_text("perceptron_train", x, y, epochs=10_000)
-    got = student.perceptron.perceptron_train(x, y, epochs=10_000)
+    x, y, epochs = data
+    call = call_text("perceptron_train", x, y, epochs=epochs)
+    got = student.perceptron.perceptron_train(x, y, epochs=epochs)
     check(isinstance(got, (tuple, list)) and len(got) == 2, lambda: f"{call} returned {abbrev(got, 4)}; expected (w, b)")
     w = array_like(got[0], np.zeros(x.shape[1]), call + ", its w,")
     b = got[1].item() if isinstance(got[1], np.ndarray) and got[1].size == 1 else got[1]
@@ -153,4 +169,5 @@ def test_train_separates_separable_data(student, data):
     pred = (b + x @ w >= 0).astype(np.float64)
     bad = np.flatnonzero(pred != y)
     check(bad.size == 0, lambda: f"{call} returned w = {abbrev(w)}, b = {b:g}, which still misclassify sample "
-          f"{bad[0] if bad.size else 0} of separable data; training must go on until an epoch has no mistake")
+          f"{bad[0] if bad.size else 0} of separable data; training must go on until an epoch has no mistake "
+          f"(by the perceptron convergence theorem, Rosenblatt's rule gets there within these {epochs} epochs)")
