@@ -140,6 +140,7 @@ def write_gradebook(path: Path, results: dict[str, dict], assignment: str = "dlg
     """Write nbgrader's gradebook for these results (student -> results dict), replacing `path` in one step."""
     from nbgrader import api
     from nbgrader.api import Gradebook
+    from sqlalchemy import insert
 
     # The grade cells: every test group seen in any result, in a stable order.
     layout: dict[str, dict[str, float]] = {}
@@ -168,31 +169,33 @@ def write_gradebook(path: Path, results: dict[str, dict], assignment: str = "dlg
                                                                 cell_type="code") for name, top in cells.items()})
             row = gb.find_assignment(assignment)
             # What add_student and add_submission make (the assignment has grade cells only: no comments),
-            # with the auto scores filled in at once and one commit for the class: add_submission's
-            # commit per student and the update of every grade after it took seconds per class.
-            with gb.db.no_autoflush:
-                for student, result in sorted(results.items()):
-                    person = api.Student(id=student)
-                    gb.db.add(person)
-                    extra = result.get("extra_data", {})
-                    if extra.get("could_not_grade"):
-                        continue  # no submission: nbgrader shows the student, without a grade
-                    when = naive_utc(extra.get("submission", {}).get("submitted_at"))
-                    sub = api.SubmittedAssignment(assignment=row, student=person,
-                                                  **({"timestamp": when} if when else {}))
-                    gb.db.add(sub)
-                    fraction = float(extra.get("late", {}).get("fraction", 0.0))
-                    mine = per_student[student]
-                    for exercise, (notebook, cells) in notebooks.items():
-                        nb = api.SubmittedNotebook(notebook=notebook, assignment=sub)
-                        gb.db.add(nb)
-                        scores = mine.get(exercise, {})
-                        total = 0.0
-                        for name, cell in cells.items():
-                            score = scores.get(name, (0.0, 0.0))[0]
-                            gb.db.add(api.Grade(cell_id=cell.id, notebook=nb, auto_score=score))
-                            total += score
-                        nb.late_submission_penalty = total * fraction if fraction else None
+            # with the auto scores filled in at once, inserted as rows in one transaction: the ORM's
+            # commit per student, then its bookkeeping per grade object, took seconds per class.
+            rows: dict = {api.Student: [], api.SubmittedAssignment: [], api.SubmittedNotebook: [], api.Grade: []}
+            for student, result in sorted(results.items()):
+                rows[api.Student].append({"id": student})
+                extra = result.get("extra_data", {})
+                if extra.get("could_not_grade"):
+                    continue  # no submission: nbgrader shows the student, without a grade
+                sub = api.new_uuid()
+                rows[api.SubmittedAssignment].append({"id": sub, "assignment_id": row.id, "student_id": student,
+                                                      "timestamp": naive_utc(extra.get("submission", {}).get("submitted_at"))})
+                fraction = float(extra.get("late", {}).get("fraction", 0.0))
+                mine = per_student[student]
+                for exercise, (notebook, cells) in notebooks.items():
+                    nb = api.new_uuid()
+                    scores = mine.get(exercise, {})
+                    total = 0.0
+                    for name, cell in cells.items():
+                        score = scores.get(name, (0.0, 0.0))[0]
+                        rows[api.Grade].append({"id": api.new_uuid(), "notebook_id": nb, "cell_id": cell.id,
+                                                "auto_score": score, "needs_manual_grade": False})
+                        total += score
+                    rows[api.SubmittedNotebook].append({"id": nb, "assignment_id": sub, "notebook_id": notebook.id,
+                                                        "late_submission_penalty": total * fraction if fraction else None})
+            for model, values in rows.items():  # parents first
+                if values:
+                    gb.db.execute(insert(model.__table__), values)
             gb.db.commit()
         finally:
             gb.close()

@@ -228,6 +228,7 @@ def test_gradebook_holds_the_same_totals_as_grades_csv(fake, klass, tmp_path):
             sub = gb.find_submission("dlgrade", student)
             assert sub.score - sub.late_submission_penalty == pytest.approx(float(row["total"]), abs=0.005)
             assert sub.max_score == pytest.approx(float(row["max_total"]))
+            assert not sub.needs_manual_grade  # every cell has its auto score, as nbgrader's autograde leaves it
             for ex in EXERCISES:
                 nb = gb.find_submission_notebook(ex, "dlgrade", student)
                 assert nb.score == pytest.approx(float(row[ex]), abs=0.005)
