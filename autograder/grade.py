@@ -8,6 +8,7 @@ gradebook.db are rebuilt from the results at the end of every run.
 from __future__ import annotations
 
 import argparse
+import collections
 import dataclasses
 import functools
 import hashlib
@@ -32,6 +33,7 @@ PACKAGE_DIRS = ("autograder", "dlref")
 EXAMPLES_KEY = "DLGRADE_EXAMPLES_KEY"  # a task's recordings key, when it runs on another machine
 # Views of one exercise a bundled task grades (in rounds of one session): start-ups paid once for them.
 ROUNDS = 3
+PREPARE_FIRST = 4  # submissions per grading slot prepared before the first tasks start
 SOURCE_SUFFIXES = (".py", ".json", ".ini", ".toml")
 
 
@@ -344,12 +346,25 @@ class Batch:
         progress.note(f"grading {len(entries)} submission(s) ({', '.join(self.exercises)}) with {self.pool.describe()}")
         workdir = Path(tempfile.mkdtemp(prefix="dlgrade-grade-"))
         running: dict = {}
+        pending = collections.deque(enumerate(entries.items()))
+
+        def prepare_next(n: int) -> list[Job]:
+            batch = [pending.popleft() for _ in range(min(n, len(pending)))]
+            return [job for i, (student, entry) in batch
+                    if (job := self.prepare(student, entry, workdir / f"{i:06d}", progress)) is not None]
+
         try:
-            waiting = [job for i, (student, entry) in enumerate(entries.items())
-                       if (job := self.prepare(student, entry, workdir / f"{i:06d}", progress)) is not None]
-            while waiting:
+            # Grading starts once the first submissions are prepared; the rest are prepared
+            # (unpacked, hashed) while it runs, a few between looks at the tasks.
+            waiting = prepare_next(PREPARE_FIRST * self.pool.slots)
+            while waiting or pending:
                 waiting = self.dispatch(waiting, running, progress, workdir)
-                for future in self.pool.wait_first(list(running)):
+                if pending:
+                    waiting += prepare_next(self.pool.slots)
+                    finished = [f for f in running if f.done()]  # local and Dask futures alike
+                else:
+                    finished = self.pool.wait_first(list(running))
+                for future in finished:
                     task = running.pop(future)
                     try:
                         result = future.result()

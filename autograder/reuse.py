@@ -16,6 +16,7 @@ grader errors are never stored. The CNN (trained under a wall-clock budget) neve
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import io
 import json
@@ -67,7 +68,8 @@ def view(files: dict[str, bytes | str], exercise: str) -> dict[str, bytes | str]
     return {rel: data for rel, data in files.items() if module_of(rel) in chosen or module_of(rel) is None}
 
 
-def named_modules(source: bytes) -> set[str]:
+@functools.lru_cache(maxsize=4096)  # a class submits the same files many times over (the untouched stubs)
+def named_modules(source: bytes) -> frozenset[str]:
     """Exercise modules a Python source names in its code; every one it mentions if it does not tokenize."""
     found = set()
     try:
@@ -86,8 +88,8 @@ def named_modules(source: bytes) -> set[str]:
                         found.add(stem)
     except (tokenize.TokenError, SyntaxError, UnicodeDecodeError):
         text = source.decode("utf-8", "replace")
-        return {e for e in EXERCISES if re.search(rf"\b{e}\b", text)}
-    return found
+        return frozenset(e for e in EXERCISES if re.search(rf"\b{e}\b", text))
+    return frozenset(found)
 
 
 def view_hash(files: dict[str, bytes | str]) -> str:
