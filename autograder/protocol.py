@@ -97,66 +97,93 @@ def _type_name(x: object) -> str:
     return f"an object of type {full}"
 
 
+def _where(path) -> str:
+    """The text of a path built as (parent, key) pairs: ("value", 0), "x") -> "value[0]['x']"."""
+    keys = []
+    while type(path) is tuple:
+        path, key = path
+        keys.append(f"[{key!r}]")
+    return path + "".join(reversed(keys))
+
+
+def _wire_dtype(dt: np.dtype):
+    """(little-endian dtype, its string) for an array dtype that may cross, or (None, reason)."""
+    if dt.kind not in "biufc" or dt.fields is not None or dt.subdtype is not None:
+        return None, {"O": "object arrays", "U": "string arrays", "S": "bytes arrays",
+                      "V": "structured (void) arrays", "M": "datetime arrays",
+                      "m": "timedelta arrays"}.get(dt.kind, f"arrays of dtype {dt}") + \
+            " are not supported; use a numeric dtype"
+    wire = dt.newbyteorder("<")
+    if wire.str not in ALLOWED_DTYPES:
+        return None, f"arrays of dtype {dt} are not supported"
+    return wire, wire.str
+
+
+_WIRE: dict = {}  # dtype -> _wire_dtype(dtype): a message holds many arrays of a few dtypes
+
+
 class _Encoder:
+    # Paths of values (for the error messages) are (parent, key) pairs, rendered only on error.
     def __init__(self, max_bytes: int, max_depth: int, max_str: int):
         self.max_bytes, self.max_depth, self.max_str = max_bytes, max_depth, max_str
         self.arrays: list[np.ndarray] = []
         self.data_bytes = 0
         self.nodes = 0
 
-    def node(self, x, depth: int, path: str):
+    def node(self, x, depth: int, path):
         self.nodes += 1
         if self.nodes > MAX_NODES:
-            raise TooLargeError(f"{path}: more than {MAX_NODES:,} values in lists/tuples/dicts; "
+            raise TooLargeError(f"{_where(path)}: more than {MAX_NODES:,} values in lists/tuples/dicts; "
                                 "use numpy arrays for bulk data")
         if depth > self.max_depth:
-            raise UnserializableError(f"{path}: nested deeper than {self.max_depth} levels")
+            raise UnserializableError(f"{_where(path)}: nested deeper than {self.max_depth} levels")
         t = type(x)
         if x is None or t is bool or t is float:
             return x
+        if t is np.ndarray:
+            return self.array(x, path)
         if t is int:
             if x.bit_length() > MAX_INT_BITS:
-                raise UnserializableError(f"{path}: integer with more than {MAX_INT_BITS} bits")
+                raise UnserializableError(f"{_where(path)}: integer with more than {MAX_INT_BITS} bits")
             return x
         if t is str:
             return self.string(x, path)
-        if t is complex:
-            return {"c": [x.real, x.imag]}
-        if isinstance(x, np.generic):
-            return self.scalar(x, path)
-        if t is np.ndarray:
-            return self.array(x, path)
-        if isinstance(x, np.ndarray):
-            raise UnserializableError(
-                f"{path}: {t.__module__}.{t.__name__} is a subclass of numpy.ndarray, which is not "
-                "supported; use a plain array (numpy.asarray)")
         if t is list:
-            return [self.node(v, depth + 1, f"{path}[{i}]") for i, v in enumerate(x)]
+            return [self.node(v, depth + 1, (path, i)) for i, v in enumerate(x)]
         if t is tuple:
-            return {"t": [self.node(v, depth + 1, f"{path}[{i}]") for i, v in enumerate(x)]}
+            return {"t": [self.node(v, depth + 1, (path, i)) for i, v in enumerate(x)]}
         if t is dict:
             out = {}
             for k, v in x.items():
                 if type(k) is not str:
-                    raise UnserializableError(f"{path}: dict key of type {type(k).__name__}; "
+                    raise UnserializableError(f"{_where(path)}: dict key of type {type(k).__name__}; "
                                               "only str keys are supported")
                 self.string(k, path)
-                out[k] = self.node(v, depth + 1, f"{path}[{k!r}]")
+                out[k] = self.node(v, depth + 1, (path, k))
             return {"d": out}
+        if t is complex:
+            return {"c": [x.real, x.imag]}
+        if isinstance(x, np.generic):
+            return self.scalar(x, path)
+        if isinstance(x, np.ndarray):
+            raise UnserializableError(
+                f"{_where(path)}: {t.__module__}.{t.__name__} is a subclass of numpy.ndarray, which is not "
+                "supported; use a plain array (numpy.asarray)")
         raise UnserializableError(
-            f"{path} is {_type_name(x)}; only numbers, strings, None, numpy arrays "
+            f"{_where(path)} is {_type_name(x)}; only numbers, strings, None, numpy arrays "
             "and lists/tuples/dicts of those are supported")
 
-    def string(self, s: str, path: str) -> str:
+    def string(self, s: str, path) -> str:
         if len(s) > self.max_str:
-            raise TooLargeError(f"{path}: string of {len(s):,} characters (limit {self.max_str:,})")
-        try:
-            s.encode("utf-8")
-        except UnicodeEncodeError:
-            raise UnserializableError(f"{path}: string is not valid Unicode (lone surrogate)") from None
+            raise TooLargeError(f"{_where(path)}: string of {len(s):,} characters (limit {self.max_str:,})")
+        if not s.isascii():
+            try:
+                s.encode("utf-8")
+            except UnicodeEncodeError:
+                raise UnserializableError(f"{_where(path)}: string is not valid Unicode (lone surrogate)") from None
         return s
 
-    def scalar(self, x: np.generic, path: str):
+    def scalar(self, x: np.generic, path):
         if isinstance(x, np.bool_):
             return bool(x)
         if isinstance(x, np.integer):
@@ -165,30 +192,31 @@ class _Encoder:
             return float(x)
         if isinstance(x, np.complexfloating) and x.dtype.itemsize <= 16:
             return {"c": [float(x.real), float(x.imag)]}
-        raise UnserializableError(f"{path}: numpy scalar of dtype {x.dtype} is not supported")
+        raise UnserializableError(f"{_where(path)}: numpy scalar of dtype {x.dtype} is not supported")
 
-    def array(self, x: np.ndarray, path: str):
+    def array(self, x: np.ndarray, path):
         dt = x.dtype
-        if dt.kind not in "biufc" or dt.fields is not None or dt.subdtype is not None:
-            what = {"O": "object arrays", "U": "string arrays", "S": "bytes arrays",
-                    "V": "structured (void) arrays", "M": "datetime arrays",
-                    "m": "timedelta arrays"}.get(dt.kind, f"arrays of dtype {dt}")
-            raise UnserializableError(f"{path}: {what} are not supported; use a numeric dtype")
-        wire = dt.newbyteorder("<")
-        if wire.str not in ALLOWED_DTYPES:
-            raise UnserializableError(f"{path}: arrays of dtype {dt} are not supported")
+        try:
+            wire, name = _WIRE[dt]
+        except KeyError:
+            wire, name = _WIRE[dt] = _wire_dtype(dt)
+        except TypeError:  # an unhashable dtype: not one that may cross
+            wire, name = _wire_dtype(dt)
+        if wire is None:
+            raise UnserializableError(f"{_where(path)}: {name}")
         if x.ndim > MAX_NDIM:
-            raise UnserializableError(f"{path}: array with {x.ndim} dimensions (limit {MAX_NDIM})")
+            raise UnserializableError(f"{_where(path)}: array with {x.ndim} dimensions (limit {MAX_NDIM})")
         # Logical size, computed before anything is copied: broadcast views are caught here.
-        nbytes = int(x.size) * wire.itemsize
+        nbytes = x.size * wire.itemsize
         self.data_bytes += _align(nbytes)
         if self.data_bytes > self.max_bytes:
             raise TooLargeError(
-                f"{path}: array of shape {tuple(x.shape)} and dtype {dt} is {format_bytes(nbytes)}, "
+                f"{_where(path)}: array of shape {tuple(x.shape)} and dtype {dt} is {format_bytes(nbytes)}, "
                 f"over the {format_bytes(self.max_bytes)} message limit")
         index = len(self.arrays)
-        self.arrays.append(np.require(x, dtype=wire, requirements="C"))
-        return {"a": [wire.str, [int(d) for d in x.shape], index]}
+        ready = dt == wire and x.flags.c_contiguous  # what np.require would return as it is
+        self.arrays.append(x if ready else np.require(x, dtype=wire, requirements="C"))
+        return {"a": [name, list(x.shape), index]}
 
 
 def encode_parts(obj, *, max_bytes: int = DEFAULT_MAX_BYTES, max_depth: int = DEFAULT_MAX_DEPTH,
@@ -223,6 +251,9 @@ def encode(obj, **caps) -> bytes:
     return b"".join(encode_parts(obj, **caps))
 
 
+_DTYPES = {name: np.dtype(name) for name in ALLOWED_DTYPES}
+
+
 class _Decoder:
     def __init__(self, mv: memoryview, data_start: int, max_depth: int, max_str: int):
         self.mv, self.pos = mv, data_start
@@ -245,8 +276,10 @@ class _Decoder:
         if t is not dict or len(x) != 1:
             raise ProtocolError("unexpected JSON object in message")
         (tag, v), = x.items()
+        if tag == "a" and type(v) is list and len(v) == 3:
+            return self.array(*v)
         if tag == "t" and type(v) is list:
-            return tuple(self.node(e, depth + 1) for e in v)
+            return tuple([self.node(e, depth + 1) for e in v])
         if tag == "d" and type(v) is dict:
             out = {}
             for k, e in v.items():
@@ -256,23 +289,22 @@ class _Decoder:
             return out
         if tag == "c" and type(v) is list and len(v) == 2 and all(type(e) in (int, float) for e in v):
             return complex(v[0], v[1])
-        if tag == "a" and type(v) is list and len(v) == 3:
-            return self.array(*v)
         raise ProtocolError(f"malformed {tag!r} entry in message")
 
     def array(self, dtype, shape, index) -> np.ndarray:
-        if type(dtype) is not str or dtype not in ALLOWED_DTYPES:
+        dt = _DTYPES.get(dtype) if type(dtype) is str else None
+        if dt is None:
             raise ProtocolError(f"array dtype {str(dtype)[:40]!r} is not allowed")
-        if type(shape) is not list or len(shape) > MAX_NDIM or \
-                not all(type(d) is int and 0 <= d < 2**62 for d in shape):
+        if type(shape) is not list or len(shape) > MAX_NDIM:
             raise ProtocolError("malformed array shape")
+        count = 1
+        for d in shape:
+            if type(d) is not int or not 0 <= d < 2**62:
+                raise ProtocolError("malformed array shape")
+            count *= d
         if type(index) is not int or index != self.count:
             raise ProtocolError("array buffers out of order")
         self.count += 1
-        dt = np.dtype(dtype)
-        count = 1
-        for d in shape:
-            count *= d
         nbytes = count * dt.itemsize
         start = _align(self.pos)
         if start + nbytes > len(self.mv):
