@@ -16,15 +16,18 @@ SUITES = Path(__file__).resolve().parent / "suites"
 # On Linux it dies with its parent (PR_SET_PDEATHSIG), so a killed `dlgrade grade` leaves
 # no orphaned grading behind. --tb=line: the plugin records its own failure details, and
 # pytest's long tracebacks (source parsing per failure) cost more than the tests themselves.
+# Once pytest is done (the results are written), the exit handlers run and the process ends
+# without tearing down its modules (a fifth of a second per run, for nothing).
 _BOOT = (
-    "import sys\n"
+    "import atexit, os, sys\n"
     "try:\n"
-    "    import ctypes, os, signal\n"
+    "    import ctypes, signal\n"
     "    ctypes.CDLL(None).prctl(1, signal.SIGKILL)\n"
     "    if os.getppid() != int(sys.argv[1]): os._exit(1)\n"
     "except Exception: pass  # not Linux: no PR_SET_PDEATHSIG\n"
     "del sys.argv[1]\n"
-    "sys.path.insert(0, sys.argv.pop(1)); import pytest; raise SystemExit(pytest.main(sys.argv[1:]))"
+    "sys.path.insert(0, sys.argv.pop(1)); import pytest; status = int(pytest.main(sys.argv[1:]))\n"
+    "atexit._run_exitfuncs(); sys.stdout.flush(); sys.stderr.flush(); os._exit(status)"
 )
 
 
