@@ -12,7 +12,7 @@ from dlref import perceptron as ref
 ACTIVATIONS = ["sigmoid", "tanh", "relu", "linear"]
 # test_train_stops_early: a call that stops early takes a millisecond; one that does not is stopped
 # after EARLY_STOP_CPU_S of CPU time (a limit the machine's load cannot reach), or EARLY_STOP_S of wall time.
-EARLY_STOP_S, EARLY_STOP_CPU_S = 2.0, 0.5
+EARLY_STOP_S, EARLY_STOP_CPU_S = 2.0, 0.25
 
 
 def samples(max_n: int = 6, max_m: int = 4):
@@ -141,7 +141,7 @@ def test_train_defaults(student, tol):
 def test_train_stops_early(student, tol):
     """perceptron_train stops after the first epoch without a mistake"""
     # AND is learned in 5 epochs and the 6th has no mistake: a millisecond. Running all 10**8
-    # epochs instead takes hours, so the call gets 0.5 s of CPU (2 s of wall time), not course.toml's
+    # epochs instead takes hours, so the call gets 0.25 s of CPU (2 s of wall time), not course.toml's
     # call_timeout_s: each submission with this mistake would otherwise cost the class the whole timeout.
     x, y = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]), np.array([0.0, 0.0, 0.0, 1.0])
     train = student.perceptron.perceptron_train.within(EARLY_STOP_S, cpu=EARLY_STOP_CPU_S)
