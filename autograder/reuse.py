@@ -28,7 +28,9 @@ from autograder.config import EXERCISES
 from autograder.results import write_json_atomic
 
 NEVER_REUSED = ("cnn",)
-TIME_KINDS = ("timeout", "slow")  # StudentError kinds that depend on the machine, not the code
+# StudentError kinds that depend on the machine, not the code. Not "cpu_time": a CPU-time limit
+# is far above what correct code takes, and the machine's load does not count towards it.
+TIME_KINDS = ("timeout", "slow")
 
 ROUND_EXERCISES = ".exercises"  # in a round's folder: its exercises, one a line (an empty view ships no folder)
 

@@ -103,7 +103,7 @@ ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/l
 SUBMISSION_MAX_BYTES = 256 * MiB
 SUBMISSION_MAX_ENTRIES = 10_000
 # "output" is not produced here: it is for suites that fail a call because it printed.
-KINDS = ("exception", "not_implemented", "import_error", "missing_function", "timeout",
+KINDS = ("exception", "not_implemented", "import_error", "missing_function", "timeout", "cpu_time",
          "crashed", "memory", "output", "protocol", "too_large", "not_submitted",
          "unserializable")
 _WORKER_KINDS = {"exception", "not_implemented", "import_error", "missing_function",
@@ -826,7 +826,7 @@ class Worker:
             proc.cpu = float(reply["cpu"])
         if not reply["ok"] and reply["kind"] == "cpu_time":
             index = reply.get("index") if type(reply.get("index")) is int else None
-            return self._fail(proc, "timeout", _cpu_time_message(function, cpu), started, index)
+            return self._fail(proc, "cpu_time", _cpu_time_message(function, cpu), started, index)
         stdout = "" if importing and reply["ok"] else proc.drain.take()
         elapsed = time.monotonic() - started
         index = reply.get("index") if type(reply.get("index")) is int else None  # a map's failed call
@@ -906,7 +906,7 @@ class Worker:
         if kind == "too_large":
             return kind, f"{function} returned a value that is too large to send back: {msg}"
         if kind == "cpu_time":
-            return "timeout", _cpu_time_message(function, None)
+            return "cpu_time", _cpu_time_message(function, None)
         return kind, msg
 
     def _os_hint(self, typ: str, msg: str) -> str:

@@ -13,7 +13,7 @@ from autograder import protocol
 from autograder.feedback import describe_call
 
 # Failures after which calling again in the same test only burns time (the worker restarts).
-FATAL_KINDS = {"timeout", "crashed", "memory", "protocol", "output"}
+FATAL_KINDS = {"timeout", "cpu_time", "crashed", "memory", "protocol", "output"}
 MAP_CHUNK = 256  # calls per round trip of `Student.map`: messages stay small, a hang is found soon
 # Failures that say the code is missing rather than wrong.
 ABSENT_KINDS = {"not_submitted", "not_implemented", "missing_function", "import_error"}

@@ -84,6 +84,12 @@ def test_results_that_depend_on_the_machine_or_a_grader_bug_are_not_stored(tmp_p
     assert not store.put("activations", "k2", [])
 
 
+def test_a_cpu_time_limit_depends_on_the_code_and_is_stored(tmp_path):
+    store = reuse.Store(tmp_path)
+    assert store.put("activations", "k1", [passed(), failed("cpu_time")])
+    assert store.get("activations", "k1") == [passed(), failed("cpu_time")]
+
+
 def test_a_damaged_or_mislabelled_entry_is_ignored(tmp_path):
     store = reuse.Store(tmp_path)
     store.put("activations", "k1", [passed()])
