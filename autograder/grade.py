@@ -302,6 +302,7 @@ class Batch:
         self.reuse_salt = {"grader": self.version, "course": self.course_hash, "options": self.options,
                            "sandbox": sandbox}
         self.known: dict[tuple[str, str], list[dict] | None] = {}
+        self.dispatched = 0  # tasks started
         # Hypothesis examples recorded once and replayed (autograder/replay.py): under OUT here; a
         # machine of a Dask cluster keeps its own under its temporary folder.
         self.examples_key = None if getattr(args, "no_replay", False) else hashlib.sha256(
@@ -390,6 +391,9 @@ class Batch:
         """
         busy = {(e, job.keys[e]) for task in running.values() for e, job in task.views if e in job.keys}
         free = self.pool.slots - len(running)
+        # The first tasks of a run find no recorded examples (replay.py): each generates them for
+        # the tests it runs. Each exercise in one of them only, they are generated once.
+        first_wave = not self.dispatched and self.store is not None and self.unrecorded() and 1 < free <= len(self.exercises)
         tasks: list[Task] = []
         left = []
         for job in waiting:
@@ -412,14 +416,22 @@ class Batch:
                 continue
             for e in todo:
                 room = 1 if e in reuse.NEVER_REUSED else ROUNDS
-                task = next((t for t in tasks if not t.closed and t.count(e) < room), None)
-                if task is None and len(tasks) < free:
-                    task = Task([])
-                    tasks.append(task)
+                if first_wave:
+                    while len(tasks) < free:
+                        tasks.append(Task([]))
+                    task = tasks[self.exercises.index(e) % free]
+                    task = task if task.count(e) < room else None
+                else:
+                    task = next((t for t in tasks if not t.closed and t.count(e) < room), None)
+                    if task is None and len(tasks) < free:
+                        task = Task([])
+                        tasks.append(task)
                 if task is not None:
                     task.views.append((e, job))
                     job.inflight.add(e)
                     busy.add((e, job.keys[e]))
+        tasks = [t for t in tasks if t.views]
+        self.dispatched += len(tasks)
         for task in tasks:
             owners = task.owners()
             exercises = [e for e in self.exercises if e in task.exercises()]
@@ -444,6 +456,13 @@ class Batch:
             )
             running[future] = task
         return left
+
+    def unrecorded(self) -> bool:
+        """Whether the tasks will find no recorded examples (on a Dask cluster: not known, so assumed)."""
+        if self.examples_key is None:
+            return False
+        folder = self.out / ".examples" / self.examples_key
+        return self.pool.ships_files or not folder.is_dir() or not any(folder.iterdir())
 
     def examples_env(self) -> dict[str, str]:
         if self.examples_key is None:
