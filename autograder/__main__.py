@@ -7,5 +7,5 @@ sys.path[:] = [p for p in sys.path if p not in ("", os.getcwd())]
 
 from autograder.cli import main  # noqa: E402
 
-if __name__ == "__main__":  # not when a spawned worker process (the gradebook's) imports it again
+if __name__ == "__main__":  # `python -m autograder`, not an import of this module
     raise SystemExit(main())

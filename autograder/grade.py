@@ -394,7 +394,7 @@ class Batch:
         # The first tasks of a run find no recorded examples (replay.py): each generates them for
         # the tests it runs. Each exercise in one of them only, they are generated once.
         first_wave = not self.dispatched and self.store is not None and self.unrecorded() and 1 < free <= len(self.exercises)
-        tasks: list[Task] = []
+        tasks: list[Task] = [Task([]) for _ in range(free)] if first_wave else []
         left = []
         for job in waiting:
             for e in self.exercises:
@@ -417,8 +417,6 @@ class Batch:
             for e in todo:
                 room = 1 if e in reuse.NEVER_REUSED else ROUNDS
                 if first_wave:
-                    while len(tasks) < free:
-                        tasks.append(Task([]))
                     task = tasks[self.exercises.index(e) % free]
                     task = task if task.count(e) < room else None
                 else:

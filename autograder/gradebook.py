@@ -161,13 +161,12 @@ def write_gradebook(path: Path, results: dict[str, dict], assignment: str = "dlg
             gb = Gradebook(url)
         try:
             due = duedate.astimezone(timezone.utc).replace(tzinfo=None) if duedate else None
-            gb.add_assignment(assignment, duedate=due)
+            row = gb.add_assignment(assignment, duedate=due)
             notebooks = {}  # exercise -> (Notebook, {cell name: GradeCell})
             for exercise, cells in layout.items():
                 notebooks[exercise] = (gb.add_notebook(exercise, assignment),
                                        {name: gb.add_grade_cell(name, exercise, assignment, max_score=top,
                                                                 cell_type="code") for name, top in cells.items()})
-            row = gb.find_assignment(assignment)
             # What add_student and add_submission make (the assignment has grade cells only: no comments),
             # with the auto scores filled in at once, inserted as rows in one transaction: the ORM's
             # commit per student, then its bookkeeping per grade object, took seconds per class.

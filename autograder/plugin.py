@@ -271,8 +271,8 @@ def pytest_runtestloop(session: pytest.Session):
         return None
     if session.testsfailed and not cfg.option.continue_on_collection_errors:
         raise session.Interrupted(f"{session.testsfailed} error(s) during collection")
-    plan = [(k, item) for k, views in enumerate(rounds) for item in session.items
-            if exercise_of(item) in round_exercises(views)]
+    listed = [round_exercises(views) for views in rounds]
+    plan = [(k, item) for k, exercises in enumerate(listed) for item in session.items if exercise_of(item) in exercises]
     state = cfg.stash[_state]
     for i, (k, item) in enumerate(plan):
         state["round"] = k

@@ -824,12 +824,11 @@ class Worker:
                                                 "it was restarted", started)
         if type(reply.get("cpu")) in (int, float):
             proc.cpu = float(reply["cpu"])
+        index = reply.get("index") if type(reply.get("index")) is int else None  # a map's failed call
         if not reply["ok"] and reply["kind"] == "cpu_time":
-            index = reply.get("index") if type(reply.get("index")) is int else None
             return self._fail(proc, "cpu_time", _cpu_time_message(function, cpu), started, index)
         stdout = "" if importing and reply["ok"] else proc.drain.take()
         elapsed = time.monotonic() - started
-        index = reply.get("index") if type(reply.get("index")) is int else None  # a map's failed call
         if reply["ok"]:
             if importing:
                 return CallResult(ok=True)
