@@ -593,6 +593,10 @@ def grade(submission, course: course_config.Course, *, sandbox: str = "auto", en
     cnn = course.cnn
     plan = cnn_sandbox.plan_device(cnn_sandbox.requested_device(env), sandbox=sandbox, uid=uid)
     budget = plan.budget(cnn, cnn_sandbox.budget_override(env))
+    if not os.path.lexists(Path(submission) / "cnn.py"):  # nothing to train: no data loaded, no sandbox
+        run = TrainingRun(budget_s=budget, plan=plan, failure="cnn.py was not submitted",
+                          failure_kind="not_submitted", missing="cnn.py was not submitted")
+        return Graded(run=run, evaluation=None, scores=None, max_params=cnn.max_params)
     splits = load_splits(cnn)
     run = train_in_sandbox(submission, cnn, splits, workdir, budget_s=budget, plan=plan, sandbox=sandbox,
                            uid=uid)

@@ -241,7 +241,9 @@ class Job:
     folder: Path
     jobdir: Path
     files: dict  # the prepared folder's files (submissions.pack), to make its views from
-    keys: dict[str, str]  # exercise -> reuse key of its view ({} when reuse is off)
+    # exercise -> reuse key of its view, for views that may be shared (reuse.keys): none when reuse
+    # is off, and none for an exercise never reused, whose view is the student's alone.
+    keys: dict[str, str]
     tests: dict[str, list[dict]] = dataclasses.field(default_factory=dict)  # exercise -> graded tests
     reused: list[str] = dataclasses.field(default_factory=list)  # exercises whose tests came from the store
     inflight: set[str] = dataclasses.field(default_factory=set)  # exercises a running task grades
@@ -312,8 +314,9 @@ class Batch:
         return {"content_hash": content_hash, "grader_version": self.version, "course_hash": self.course_hash,
                 "exercises": list(self.exercises), "options": self.options, "submitted_at": when}
 
-    def resources(self) -> dict | None:
-        if "cnn" in self.exercises and getattr(self.args, "device", None) == "gpu":
+    def resources(self, exercises: list[str]) -> dict | None:
+        """Dask resources a task needs: a GPU for a CNN task when --device gpu."""
+        if "cnn" in exercises and getattr(self.args, "device", None) == "gpu":
             return {"GPU": 1}
         return None
 
@@ -415,12 +418,23 @@ class Batch:
                     job.inflight.update(todo)
                 continue
             for e in todo:
-                room = 1 if e in reuse.NEVER_REUSED else ROUNDS
+                if e not in job.keys:
+                    # A view of the student's alone (never reused: the CNN's training run) is graded
+                    # in a task of its own: nothing to share, and no view waits minutes behind it.
+                    task = next((t for t in tasks if not t.views), None)
+                    if task is None and len(tasks) < free:
+                        task = Task([])
+                        tasks.append(task)
+                    if task is not None:
+                        task.views.append((e, job))
+                        task.closed = True
+                        job.inflight.add(e)
+                    continue
                 if first_wave:
                     task = tasks[self.exercises.index(e) % free]
-                    task = task if task.count(e) < room else None
+                    task = task if not task.closed and task.count(e) < ROUNDS else None
                 else:
-                    task = next((t for t in tasks if not t.closed and t.count(e) < room), None)
+                    task = next((t for t in tasks if not t.closed and t.count(e) < ROUNDS), None)
                     if task is None and len(tasks) < free:
                         task = Task([])
                         tasks.append(task)
@@ -450,7 +464,7 @@ class Batch:
                 grade_task, label, pack(source) if self.pool.ships_files else str(source), exercises, self.sandbox,
                 self.course_toml, rounds * submission_timeout(self.args, self.course, exercises),
                 {**self.env, **({"DLGRADE_ISOLATE": "views"} if self.store else {}), **self.examples_env()},
-                key=f"dlgrade-{owners[0].student}-{uuid.uuid4().hex[:8]}", resources=self.resources(),
+                key=f"dlgrade-{owners[0].student}-{uuid.uuid4().hex[:8]}", resources=self.resources(exercises),
             )
             running[future] = task
         return left

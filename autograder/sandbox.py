@@ -98,8 +98,12 @@ HIDDEN_PACKAGES = ("dlref", "autograder", "solutions", "exercises", "tests")
 SANDBOX_RUNTIME = "/opt/dlgrade"
 SANDBOX_SUBMISSION = "/submission"
 SANDBOX_OUTPUT = "/out"  # the only writable place besides /tmp, when a Worker has an output_dir
+# /etc/alternatives holds only symlinks (Debian's alternatives system), and links under /usr pass
+# through it: /usr/bin/cc, and /usr/local/cuda -> /etc/alternatives/cuda -> /usr/local/cuda-13.0,
+# which XLA and TensorFlow follow to find ptxas. Without it those links dangle in the sandbox and a
+# GPU backend cannot compile anything. The rest of /etc (host configuration) stays hidden.
 ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime",
-             "/etc/passwd", "/etc/group", "/etc/nsswitch.conf")
+             "/etc/passwd", "/etc/group", "/etc/nsswitch.conf", "/etc/alternatives")
 SUBMISSION_MAX_BYTES = 256 * MiB
 SUBMISSION_MAX_ENTRIES = 10_000
 # "output" is not produced here: it is for suites that fail a call because it printed.
