@@ -153,6 +153,24 @@ def check_cnn_options(args: argparse.Namespace, exercises: list[str]) -> None:
                              "device files); grade with --device cpu or --device auto")
 
 
+def device_env(args: argparse.Namespace, exercises: list[str], sandbox: str) -> dict[str, str]:
+    """The CNN's device, probed once here before anyone is graded, for every grading process.
+
+    DeviceError when --device gpu cannot be had (the run stops before grading anyone). With
+    --device auto and a GPU that cannot train (say, no ptxas in the sandbox), the CNN trains on
+    the CPU and the reason is printed here and noted in every CNN result. On a Dask cluster
+    each machine probes its own devices, so nothing is resolved here.
+    """
+    if "cnn" not in exercises or getattr(args, "dask", None):
+        return {}
+    from autograder.cnn_sandbox import ENV_PLAN, plan_device
+
+    plan = plan_device(getattr(args, "device", None) or "auto", sandbox=sandbox)
+    if plan.note:
+        print(f"dlgrade grade: the GPU is not used: {plan.note}; the CNN trains on the CPU", file=sys.stderr)
+    return {ENV_PLAN: plan.to_env()}
+
+
 def options_of(args: argparse.Namespace) -> dict:
     """Command-line choices besides the exercises that change grades (recorded for --resume)."""
     return {k: getattr(args, k) for k in ("device", "cnn_budget") if getattr(args, k, None) is not None}
@@ -678,6 +696,13 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    from autograder.cnn_sandbox import DeviceError
+
+    try:
+        devices = device_env(args, exercises, sandbox)
+    except DeviceError as e:
+        print(f"dlgrade grade: {e}", file=sys.stderr)
+        return 2
     from autograder.pool import DaskPool, LocalPool, PoolError
 
     try:
@@ -688,6 +713,7 @@ def run(args: argparse.Namespace) -> int:
     if without:
         print(f"dlgrade grade: no grading suites yet for {', '.join(without)}; not graded", file=sys.stderr)
     batch = Batch(args, exercises, course, sandbox, pool)
+    batch.env.update(devices)
     warm_up(["nbgrader.api", *([] if getattr(args, "no_report", False) else ["autograder.report"])])
     try:
         batch.run()

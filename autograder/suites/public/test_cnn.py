@@ -37,6 +37,8 @@ def cnn_worker(course, exercise_folder, sandbox_mode):
 
 def _value(result) -> dict:
     """The driver's report, or StudentError with the message of what failed."""
+    if not result.ok and result.kind == "grader":
+        raise GraderError(result.message)
     if not result.ok:
         printed = cnn_sandbox.without_backend_noise(result.stdout).strip()
         message = result.message + (f"\nYour code printed:\n{printed[-2000:]}" if printed else "")
