@@ -191,14 +191,18 @@ def zipped(members: dict[str, str]) -> bytes:
 
 def demo_course(out: Path) -> Path:
     """OUT/demo-course.toml: the project's course.toml with the CNN's demo budget (DEMO_CNN)."""
+    return course_with_cnn(Path(out) / "demo-course.toml", DEMO_CNN, "the CNN's demo budget (autograder/demo.py)")
+
+
+def course_with_cnn(path: Path, cnn: dict, why: str) -> Path:
+    """Write the project's course.toml with these [cnn] settings to `path`; ConfigError for a bad one."""
     from autograder.config import default_path, dumps, load
 
     source = default_path()
     data = tomllib.loads(source.read_text()) if source.is_file() else {}
-    data["cnn"] = {**data.get("cnn", {}), **DEMO_CNN}
-    path = Path(out) / "demo-course.toml"
+    data["cnn"] = {**data.get("cnn", {}), **cnn}
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"# {source} with the CNN's demo budget (autograder/demo.py)\n" + dumps(data))
+    path.write_text(f"# {source} with {why}\n" + dumps(data))
     load(path)  # the same checks as any course file
     return path
 

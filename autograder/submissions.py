@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from autograder.config import EXERCISES
+from autograder.notebook_code import convertible_notebooks
 from autograder.packing import BadSubmission, pack, unpack  # noqa: F401 - part of this module's API
 
 ZIP_MAX_FILES = 1000
@@ -157,8 +158,8 @@ def submission_root(folder: Path) -> Path:
 
 
 def notebook_module(notebook: Path) -> str:
-    """The code cells of a submitted notebook as a module (autograder.notebooks does the work)."""
-    from autograder.notebooks import notebook_to_module
+    """The code cells of a submitted notebook as a module (autograder.notebook_code does the work)."""
+    from autograder.notebook_code import notebook_to_module
 
     if notebook.stat().st_size > NOTEBOOK_MAX_BYTES:
         raise BadSubmission(f"{notebook.name} is larger than {NOTEBOOK_MAX_BYTES >> 20} MiB")
@@ -179,7 +180,7 @@ def prepare(entry: Entry, workdir: Path) -> Prepared:
     notes: list[str] = []
     if kind == "folder":
         folder = submission_root(path)
-        notebooks = _convertible_notebooks(folder)
+        notebooks = convertible_notebooks(folder)
         if notebooks:
             # Never write into the instructor's copy: convert in a private one.
             copy = workdir / "folder"
@@ -195,24 +196,12 @@ def prepare(entry: Entry, workdir: Path) -> Prepared:
         folder.mkdir()
         (folder / "cnn.py").write_text(notebook_module(path))
         notes.append(f"graded the code cells of {path.name} as cnn.py")
-    for nb, exercise in _convertible_notebooks(folder):
+    for nb, exercise in convertible_notebooks(folder):
         (folder / f"{exercise}.py").write_text(notebook_module(nb))
         notes.append(f"graded the code cells of {nb.name} as {exercise}.py")
     if not any((folder / f"{e}.py").is_file() for e in EXERCISES):
         notes.append("no exercise files found in the submission")
     return Prepared(entry.student, folder, content_hash(folder), notes)
-
-
-def _convertible_notebooks(folder: Path) -> list[tuple[Path, str]]:
-    """(notebook, exercise) for `<exercise>.ipynb` or `<exercise>_<anything>.ipynb` (the released
-    `cnn_fashion_mnist.ipynb`) without `<exercise>.py` beside it; the first in name order wins."""
-    found: dict[str, Path] = {}
-    for nb in sorted(folder.glob("*.ipynb")):
-        exercise = nb.stem if nb.stem in EXERCISES else nb.stem.split("_", 1)[0]
-        # A link could point at any notebook on this machine (the model answer): never follow one.
-        if exercise in EXERCISES and nb.is_file() and not nb.is_symlink() and not (folder / f"{exercise}.py").exists():
-            found.setdefault(exercise, nb)
-    return [(nb, e) for e, nb in found.items()]
 
 
 def content_hash(folder: Path) -> str:

@@ -72,7 +72,8 @@ class Layer:
         return 0
 '''
 
-EXPECTED = '''# Exercise: implement the functions below; run `dlgrade check demo` to test them.
+EXPECTED = '''# Exercise: implement the functions below; test them with `python3 -m autograder check demo`
+# (from the student bundle's folder; `dlgrade check demo` in a course checkout).
 """Module docstring (N, M)."""
 import numpy as np
 
