@@ -8,6 +8,7 @@ COMMANDS = {
     "check": ("autograder.check", "run the public checks on your exercise files"),
     "grade": ("autograder.grade", "grade every submission with the full suites"),
     "report": ("autograder.report", "render feedback and the class summary from OUT/results"),
+    "similarity": ("autograder.similarity", "staff-only report of unusually similar code (OUT/similarity.html)"),
     "release": ("autograder.release", "regenerate exercises/ from solutions/"),
     "demo": ("autograder.demo", "grade the bundled sample submissions"),
     "gradescope": ("autograder.gradescope", "build the Gradescope autograder bundle (a .zip)"),

@@ -62,6 +62,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where the CNN trains: auto (a GPU if one is usable, the default), cpu, or gpu (fail without one)")
     parser.add_argument("--no-report", action="store_true",
                         help="do not render feedback/ and summary.html at the end (`dlgrade report OUT` does it later)")
+    parser.add_argument("--similarity", action="store_true",
+                        help="also write OUT/similarity.html, the staff-only report of unusually similar code "
+                             "(`dlgrade similarity OUT` does it later)")
 
 
 def exercises_from(args: argparse.Namespace) -> list[str]:
@@ -540,7 +543,9 @@ class Batch:
     def prepare(self, student: str, entry, jobdir: Path, progress: Progress) -> Job | None:
         """Unpack and key one entry; None when it is settled here (refused, or unchanged under --resume)."""
         jobdir.mkdir()
-        meta: dict = {"submission": {"entry": ", ".join(p.name for p in entry.paths), "kind": entry.kind}}
+        # The folder is recorded so that `dlgrade similarity OUT` can read the files again.
+        meta: dict = {"submission": {"entry": ", ".join(p.name for p in entry.paths), "kind": entry.kind,
+                                     "folder": str(Path(self.args.submissions).resolve())}}
         try:
             prepared = prepare(entry, jobdir)
             when, source, note = submitted_at(entry.paths[0], prepared.folder)
@@ -728,6 +733,10 @@ def run(args: argparse.Namespace) -> int:
     print(summary(batch, time.monotonic() - started))
     if reported:
         print(f"Feedback:  {args.out / 'feedback'}/<student>.html and .md\nSummary:   {args.out / 'summary.html'}")
+    if getattr(args, "similarity", False):
+        from autograder import similarity
+
+        similarity.after_grading(args.out, args.submissions, exercises, problems)
     failures = sorted(s for s, r in batch.results.items() if r.get("extra_data", {}).get("could_not_grade"))
     for student in failures:
         reason = batch.results[student]["extra_data"]["could_not_grade"]
