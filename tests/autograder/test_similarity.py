@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from autograder import cli, grade, similarity
-from autograder.similarity import Settings, compare_exercise, marked
+from autograder.fingerprints import Settings, compare_exercise, marked
 
 HERE = Path(__file__).resolve().parent
 _spec = importlib.util.spec_from_file_location("similarity_class", HERE / "similarity_class.py")
