@@ -9,6 +9,7 @@ COMMANDS = {
     "grade": ("autograder.grade", "grade every submission with the full suites"),
     "report": ("autograder.report", "render feedback and the class summary from OUT/results"),
     "similarity": ("autograder.similarity", "staff-only report of unusually similar code (OUT/similarity.html)"),
+    "regrade-preview": ("autograder.regrade", "grade the class again after a change and show whose scores would move"),
     "release": ("autograder.release", "regenerate exercises/ from solutions/"),
     "demo": ("autograder.demo", "grade the bundled sample submissions"),
     "gradescope": ("autograder.gradescope", "build the Gradescope autograder bundle (a .zip)"),
