@@ -26,6 +26,7 @@ bench: install
 	$(PY) benchmarks/conv.py
 	$(PY) benchmarks/check.py
 	$(PY) benchmarks/bulk.py
+	$(PY) benchmarks/similarity.py
 	$(PY) benchmarks/cnn.py
 	$(PY) benchmarks/cnn_class.py
 

@@ -214,8 +214,9 @@ def compare(old: dict[str, dict], new: dict[str, dict]) -> Preview:
         totals = [r.total if r else None for r in rows]
         penalty_moved = rows[0] and rows[1] and fmt(rows[0].penalty) != fmt(rows[1].penalty)
         if penalty_moved:
+            # Old and new show minus the penalty: what it does to the total.
             moves.append(ExerciseMove("late penalty", -rows[0].penalty, -rows[1].penalty,
-                                      note=f"late penalty {fmt(rows[0].penalty)} -> {fmt(rows[1].penalty)}"))
+                                      note="late penalty changed (the late policy or the deadline)"))
         if moves or status or (totals[0] is not None and fmt(totals[0]) != fmt(totals[1])):
             moved.append(StudentMove(student, totals[0], totals[1], moves, status))
         else:
@@ -242,12 +243,15 @@ def _points_note(before: dict[str, dict], after: dict[str, dict]) -> str:
 
 
 def summarize(moved: list[StudentMove]) -> list[TestSummary]:
-    """Each test that caused a move, with the students it moved; most students first."""
+    """Each test (or exercise-wide change) that caused a move, with the students it moved; most students first."""
     by_test: dict[tuple[str, str], TestSummary] = {}
     for m in moved:
         for e in m.exercises:
             for c in e.causes:
                 s = by_test.setdefault((c.test_id, c.why), TestSummary(c.test_id, c.name, c.why, []))
+                s.students.append(m.student)
+            if e.note:  # an exercise's points or the late penalty: no one test's doing
+                s = by_test.setdefault((e.exercise, e.note), TestSummary(e.exercise, e.exercise, e.note, []))
                 s.students.append(m.student)
     return sorted(by_test.values(), key=lambda s: (-len(s.students), s.test_id, s.why))
 

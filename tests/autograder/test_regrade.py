@@ -108,6 +108,10 @@ def test_removed_test_points_late_penalty_and_grading_status():
     assert [e.exercise for e in moved["cal"].exercises] == ["late penalty"] and moved["cal"].delta == -1.0
     assert moved["dan"].status == "could not be graded now: the grader failed: boom" and moved["dan"].new_total is None
     assert moved["gone"].status.startswith("gone") and moved["new"].status.startswith("new")
+    assert {(t.test_id, t.why): t.students for t in preview.tests} == {
+        ("activations::hidden::t4", "removed, failed before"): ["ana"],
+        ("activations", "exercise worth 10.00 -> 12.00 points"): ["bob"],
+        ("late penalty", "late penalty changed (the late policy or the deadline)"): ["cal"]}
 
 
 def test_a_move_below_a_cent_is_no_move():
