@@ -37,7 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--only", help="comma-separated exercises to grade (default: those OLD_OUT graded)")
     parser.add_argument("--skip", help="comma-separated exercises not to grade")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="submissions graded at once")
-    parser.add_argument("--unsafe-no-sandbox", action="store_true", help="grade without bubblewrap (trusted code only!)")
+    parser.add_argument("--unsafe-no-sandbox", action="store_true",
+                        help="grade without bubblewrap (trusted code only!)")
     parser.add_argument("--compare", type=Path, metavar="NEW_OUT",
                         help="compare with this folder, already graded, instead of grading again")
 
@@ -92,6 +93,9 @@ def grade_again(args: argparse.Namespace, old: dict[str, dict]) -> tuple[Path, i
 
     new = new_folder(args)
     subs, exercises = submissions_of(args, old), exercises_of(args, old)
+    if "cnn" in exercises:
+        print("dlgrade regrade-preview: the CNN is trained again, and training is not deterministic: its moves may be "
+              "noise (--skip cnn when its grading did not change)", file=sys.stderr)
     # Results of students no longer submitted must not linger; the reuse store may (same files, same grades).
     shutil.rmtree(new / "results", ignore_errors=True)
     new.mkdir(parents=True, exist_ok=True)
@@ -99,10 +103,9 @@ def grade_again(args: argparse.Namespace, old: dict[str, dict]) -> tuple[Path, i
     argv = [str(subs), "--out", str(new), "--only", ",".join(exercises), "--jobs", str(args.jobs), "--no-report"]
     argv += ["--course", args.course] if args.course else []
     argv += ["--unsafe-no-sandbox"] if args.unsafe_no_sandbox else []
-    for options in recorded(old, "options"):  # the CNN's device and budget, as the first grading had them
+    for options in recorded(old, "options")[:1]:  # the CNN's device and budget, as OLD_OUT was graded
         for key, value in options.items():
             argv += [f"--{key.replace('_', '-')}", str(value)]
-        break
     parser = argparse.ArgumentParser(prog="dlgrade grade")
     grade.add_arguments(parser)
     # Grading's own summary goes to stderr with its progress: stdout is the preview's table.
@@ -121,7 +124,8 @@ def table(preview: scorediff.Preview) -> str:
         for m in preview.moved:
             first = True
             for e in m.exercises:
-                because = "; ".join(f"{c.test_id.split('::', 1)[-1]} ({c.why})" for c in e.causes) or e.note
+                because = "; ".join([f"{c.test_id.split('::', 1)[-1]} ({c.why})" for c in e.causes]
+                                    + ([e.note] if e.note else []))
                 lines.append(f"{m.student if first else '':<{width}}  {e.exercise:<14} {_pts(e.old):>7} "
                              f"{_pts(e.new):>7} {fmt(e.delta):>7}  {because}")
                 first = False

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -67,7 +68,8 @@ def read_results(out: Path) -> dict[str, dict]:
     return found
 
 
-def class_files(out: Path, submissions: Path | None, exercises: list[str]) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+def class_files(out: Path, submissions: Path | None,
+                exercises: list[str]) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
     """(exercise -> student -> source, student -> problem) for the students graded in OUT.
 
     Each entry is read from `submissions`, else from the folder its results file records, and
@@ -105,7 +107,7 @@ def class_files(out: Path, submissions: Path | None, exercises: list[str]) -> tu
             except Exception as e:  # noqa: BLE001 - one unreadable entry must not stop the class
                 problems[student] = f"could not read the submission: {type(e).__name__}: {e}"
                 continue
-            graded = result.get("extra_data", {}).get("grading", {}).get("content_hash")
+            graded = _section(result, "grading").get("content_hash")
             if graded and graded != prepared.content_hash:
                 problems[student] = "changed since it was graded: compared as it is now"
             for e in exercises:
@@ -113,11 +115,19 @@ def class_files(out: Path, submissions: Path | None, exercises: list[str]) -> tu
                 # A link could point at any file on this machine (the model answer): never follow one.
                 if path.is_file() and not path.is_symlink() and path.stat().st_size <= MAX_FILE_BYTES:
                     files[e][student] = path.read_text(encoding="utf-8", errors="replace")
+            shutil.rmtree(work, ignore_errors=True)  # unpacked zips: one student's at a time on disk
     return files, problems
 
 
+def _section(result: dict, name: str) -> dict:
+    """extra_data[name] of a results dict, {} when absent or malformed."""
+    extra = result.get("extra_data")
+    section = extra.get(name) if isinstance(extra, dict) else None
+    return section if isinstance(section, dict) else {}
+
+
 def _recorded_folder(result: dict) -> Path | None:
-    folder = result.get("extra_data", {}).get("submission", {}).get("folder")
+    folder = _section(result, "submission").get("folder")
     return Path(folder) if isinstance(folder, str) and folder else None
 
 

@@ -4,7 +4,8 @@ Every file is distinct: each student's file starts from the model answer or one 
 catalogued single-bug variants (tests/autograder/mutants/), then gets its own local names,
 function order, comments and a few statements of their own (checks, intermediate names), as
 independently written answers have. A few students hand in a disguised copy of a classmate's
-file (renamed, reordered, recommented, a statement added here and there); the benchmark also says whether those pairs rank first.
+file (renamed, reordered, recommented, a statement added here and there); the benchmark also
+says whether those pairs are among the ones shown side by side.
 Goal (issue 18): under one minute on 2 cores.
 
     python benchmarks/similarity.py [--n 300] [--copies 10] [--seed 0] [--keep DIR]
