@@ -17,7 +17,8 @@ CHECK_MODULES = (
 REQUIREMENTS = "numpy>=1.26,<3\nhypothesis>=6.100,<7\npytest>=8,<10\n"
 README = """# Intro to Deep Learning: exercises
 
-1. Install the checker's dependencies (once): `python3 -m pip install -r requirements.txt`
+1. With Python 3.11 or newer, install the checker's dependencies (once):
+   `python3 -m pip install -r requirements.txt`
 2. Implement the functions in `exercises/` (each raises NotImplementedError until you do).
 3. Check your work: `python3 -m autograder check` (all exercises) or
    `python3 -m autograder check conv` (one), run from this folder.
