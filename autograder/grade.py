@@ -21,7 +21,7 @@ import time
 import uuid
 from pathlib import Path
 
-from autograder import gradebook, reuse
+from autograder import coursedir, gradebook, reuse
 from autograder.config import EXERCISES, ConfigError, Course, default_path, load
 from autograder.late import deadline_of, lateness, submitted_at
 from autograder.progress import Progress, clock
@@ -42,7 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="where results/, grades.csv and gradebook.db go")
     parser.add_argument("--only", help="comma-separated exercises to grade")
     parser.add_argument("--skip", help="comma-separated exercises not to grade")
-    parser.add_argument("--course", help="course.toml to use")
+    parser.add_argument("--course", help="course.toml to use (default: the course folder's)")
+    coursedir.add_argument(parser)
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                         help="submissions graded at once on this machine (default: the number of cores)")
     parser.add_argument("--dask", metavar="ADDRESS",
@@ -638,6 +639,8 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     try:
         exercises = exercises_from(args)
+        folder = coursedir.find(getattr(args, "course_dir", None))
+        args.course = coursedir.course_file(args.course, folder)
         course = load(args.course)
         deadline_of(course.grading)
         exercises, without = with_suites(exercises, explicit=bool(args.only))
@@ -673,6 +676,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if without:
         print(f"dlgrade grade: no grading suites yet for {', '.join(without)}; not graded", file=sys.stderr)
+    print(f"{folder.describe()}; course.toml: {args.course or 'none, the defaults'}")
     batch = Batch(args, exercises, course, sandbox, pool)
     warm_up(["nbgrader.api", *([] if getattr(args, "no_report", False) else ["autograder.report"])])
     try:
