@@ -503,7 +503,8 @@ class Batch:
             mine = own.get((k, e), [])
             job.inflight.discard(e)
             job.tests[e] = mine
-            if not problem and e in job.keys and mine and self.store.put(e, job.keys[e], mine):
+            if not problem and e in job.keys and mine and self.store.put(
+                    e, job.keys[e], mine, result.get("execution_time", 0.0) / len(task.views)):
                 self.known[(e, job.keys[e])] = mine
 
     def prepare(self, student: str, entry, jobdir: Path, progress: Progress) -> Job | None:
@@ -556,6 +557,9 @@ class Batch:
         out["extra_data"]["grader_version"] = next(
             (x["grader_version"] for x in job.extras if "grader_version" in x), self.version)
         out["extra_data"]["reused"] = job.reused
+        # What its results took to grade, reused ones as when they were graded (reports chart this).
+        out["extra_data"]["graded_seconds"] = round(
+            job.seconds + sum(self.store.seconds(e, job.keys[e]) for e in job.reused), 3)
         self.record(job.student, out, job.meta, progress, timed=bool(job.extras))
         shutil.rmtree(job.jobdir, ignore_errors=True)
 
