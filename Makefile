@@ -27,6 +27,7 @@ bench: install
 	$(PY) benchmarks/check.py
 	$(PY) benchmarks/bulk.py
 	$(PY) benchmarks/cnn.py
+	$(PY) benchmarks/cnn_class.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -127,6 +127,7 @@ class CnnView:
     budget_s: float | None
     device: str
     history: dict[str, list[float | None]]
+    device_note: str = ""  # why the GPU that was there was not used (the grader's, never the student's)
 
     @classmethod
     def from_data(cls, d: dict) -> "CnnView":
@@ -145,6 +146,7 @@ class CnnView:
             epochs=_num(d.get("epochs")), seconds=_num(d.get("seconds")), budget_s=_num(d.get("budget_s")),
             device=str(d.get("device") or ""),
             history={str(k): [_num(v) for v in vs] for k, vs in history.items() if isinstance(vs, list)},
+            device_note=str(d.get("device_note") or ""),
         )
 
     @property

@@ -11,22 +11,44 @@ PACKAGE = ROOT / "autograder"
 # imports the reference (differential, mistakes, record, ...) must never ship by accident.
 CHECK_MODULES = (
     "__init__.py", "__main__.py", "cli.py", "check.py", "cnn_driver.py", "cnn_sandbox.py", "config.py", "contract.py",
-    "coursedir.py", "expect.py",
-    "feedback.py", "numgrad.py", "packing.py", "plugin.py", "protocol.py", "replay.py", "results.py", "reuse.py", "runner.py", "sandbox.py",
+    "coursedir.py", "expect.py", "feedback.py", "notebook_code.py", "numgrad.py", "packing.py", "plugin.py", "protocol.py",
+    "replay.py", "results.py", "reuse.py", "runner.py", "sandbox.py",
     "strategies.py", "student.py", "vectors.py", "worker.py",
 )  # fmt: skip
-REQUIREMENTS = "numpy>=1.26,<3\nhypothesis>=6.100,<7\npytest>=8,<10\n"
+# What `python3 -m autograder check` and the CNN lab need. Keras with one backend, TensorFlow, the
+# one the grader trains with by default; matplotlib for the lab's plots.
+REQUIREMENTS = """numpy>=1.26,<3
+hypothesis>=6.100,<7
+pytest>=8,<10
+keras>=3.3,<4
+tensorflow>=2.16,<2.22
+matplotlib>=3.7,<4
+"""
 README = """# Intro to Deep Learning: exercises
 
-1. With Python 3.11 or newer, install the checker's dependencies (once):
-   `python3 -m pip install -r requirements.txt`
-2. Implement the functions in `exercises/` (each raises NotImplementedError until you do).
-3. Check your work: `python3 -m autograder check` (all exercises) or
-   `python3 -m autograder check conv` (one), run from this folder.
+1. With Python 3.11 or newer, install the checker's dependencies once, in a virtual environment
+   (Debian and Ubuntu refuse `pip install` into the system's Python; there, `sudo apt install
+   python3-venv` first):
+   ```sh
+   python3 -m venv .venv
+   . .venv/bin/activate          # Windows: .venv\\Scripts\\activate
+   python3 -m pip install -r requirements.txt
+   ```
+   (TensorFlow is large; the numpy exercises need only numpy, hypothesis and pytest.)
+2. Implement the functions in `exercises/` (each raises NotImplementedError until you do;
+   the docstrings give the formulas, shapes and hints).
+3. Check your work, from this folder, with the environment active:
+   `python3 -m autograder check` (all numpy exercises) or `python3 -m autograder check conv` (one).
    The public checks compare with recorded answers, test properties, and compare your
    gradients with numerical derivatives of your own functions. Hidden tests run when
    your work is graded.
-4. Submit the files in `exercises/`.
+4. The CNN lab: write `exercises/cnn.py`, or the cells of `exercises/cnn_fashion_mnist.ipynb`
+   (open it with `pip install notebook` then `jupyter notebook`). `python3 -m autograder check cnn`
+   checks either: with no cnn.py in the folder, the notebook's code cells are checked as cnn.py,
+   as when graded. To run the whole notebook quickly (a small subset of the data, one epoch),
+   start Jupyter with `CNN_LAB_QUICK=1`, or run it headless:
+   `CNN_LAB_QUICK=1 jupyter nbconvert --to notebook --execute exercises/cnn_fashion_mnist.ipynb`.
+5. Submit the files in `exercises/` (or the lab notebook).
 
 On Linux with bubblewrap installed (`apt install bubblewrap`) your code runs sandboxed, as it
 will when graded; elsewhere it runs unsandboxed, with a notice.

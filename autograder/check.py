@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 from autograder import coursedir
@@ -39,16 +41,34 @@ def run(args: argparse.Namespace) -> int:
     if args.sandbox == "auto" and not bwrap_available():
         print("note: bubblewrap (bwrap) not found: your code runs unsandboxed on this machine.")
     exercises = args.exercises or list(NUMPY_EXERCISES)
-    try:
-        # DLGRADE_CHECK: an infinite loop is stopped by CPU time and said once per function (plugin.py).
-        data = run_suites(directory, exercises, hidden=False, sandbox=args.sandbox,
-                          course=coursedir.course_file(args.course, course), env={"DLGRADE_CHECK": "1"})
-    except GradingFailed as e:
-        print(f"dlgrade check: {e}", file=sys.stderr)
-        return 2
+    with tempfile.TemporaryDirectory(prefix="dlgrade-check-") as tmp:
+        try:
+            checked = with_notebooks(directory, exercises, Path(tmp))
+            # DLGRADE_CHECK: an infinite loop is stopped by CPU time and said once per function (plugin.py).
+            data = run_suites(checked, exercises, hidden=False, sandbox=args.sandbox,
+                              course=coursedir.course_file(args.course, course), env={"DLGRADE_CHECK": "1"})
+        except (GradingFailed, ValueError) as e:
+            print(f"dlgrade check: {e}", file=sys.stderr)
+            return 2
     tests = [TestResult.from_dict(t) for t in data["tests"]]
     print(render(tests, exercises, directory))
     return 0 if tests and all(t.passed for t in tests) else 1
+
+
+def with_notebooks(directory: Path, exercises: list[str], tmp: Path) -> Path:
+    """`directory`, or a copy of it in which a lab notebook stands for its exercise's missing .py (as
+    `dlgrade grade` takes it: cnn_fashion_mnist.ipynb without cnn.py is checked as cnn.py)."""
+    from autograder.notebook_code import convertible_notebooks, notebook_to_module
+
+    found = [(nb, e) for nb, e in convertible_notebooks(directory) if e in exercises]
+    if not found:
+        return directory
+    copy = tmp / directory.name
+    shutil.copytree(directory, copy, symlinks=True, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+    for nb, exercise in found:
+        (copy / f"{exercise}.py").write_text(notebook_to_module(nb))
+        print(f"note: checking the code cells of {nb.name} as {exercise}.py")
+    return copy
 
 
 def render(tests: list[TestResult], exercises: list[str], directory: Path) -> str:

@@ -32,21 +32,74 @@ REFUSED_LAYERS = {"Lambda", "TFSMLayer", "TorchModuleWrapper", "JaxLayer", "Flax
 # --- devices --------------------------------------------------------------------------
 
 def gpu_backends(order=BACKENDS) -> dict:
-    """The first Keras backend in `order` that sees a GPU here: {"backend", "device", "tried"}.
+    """The first backend in `order` that trains on a GPU here: {"backend", "device", "tried"}.
 
-    Called before any student code is imported, in a sandbox with the GPU device files.
+    Seeing the GPU is not enough (a backend can list it and still fail to compile for it, e.g.
+    XLA without ptxas): each candidate runs one training step of a convolution, forward and
+    backward, on the device. Called before any student code is imported, in a sandbox with the
+    GPU device files, like the training worker's.
     """
     tried = {}
     for name in order:
+        device = None
         try:
             device = _gpu_seen_by(name)
+            if device:
+                _train_step_on_gpu(name)
         except Exception as e:  # noqa: BLE001 - a missing or broken backend is one more tried
-            tried[name] = f"{type(e).__name__}: {e}"[:300]
+            where = f"sees {device} but a training step on it failed: " if device else ""
+            tried[name] = f"{where}{type(e).__name__}: {e}"[:300]
             continue
         if device:
             return {"backend": name, "device": device, "tried": tried}
         tried[name] = "sees no GPU"
     return {"backend": None, "device": None, "tried": tried}
+
+
+def _train_step_on_gpu(name: str) -> float:
+    """One gradient step of a 3x3 convolution on (8, 28, 28, 1) images on the GPU; its finite loss, else raises."""
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        with tf.device("/GPU:0"):
+            x = tf.ones((8, 28, 28, 1))
+            w = tf.Variable(tf.fill((3, 3, 1, 4), 0.1))
+
+            @tf.function(jit_compile=True)  # XLA, as Keras compiles train steps where it can
+            def step():
+                with tf.GradientTape() as tape:
+                    loss = tf.reduce_mean(tf.nn.conv2d(x, w, 1, "SAME") ** 2)
+                w.assign_sub(0.1 * tape.gradient(loss, w))
+                return loss
+
+            loss = float(step())
+    elif name == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        gpu = [d for d in jax.devices() if d.platform == "gpu"][0]
+        x = jax.device_put(jnp.ones((8, 28, 28, 1), jnp.float32), gpu)
+        w = jax.device_put(jnp.full((3, 3, 1, 4), 0.1, jnp.float32), gpu)
+
+        def loss_of(w):
+            y = jax.lax.conv_general_dilated(x, w, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+            return jnp.mean(y ** 2)
+
+        value, grad = jax.jit(jax.value_and_grad(loss_of))(w)
+        loss = float(value) + 0.0 * float(jnp.sum(w - 0.1 * grad))
+    elif name == "torch":
+        import torch
+
+        x = torch.ones((8, 1, 28, 28), device="cuda")
+        w = torch.full((4, 1, 3, 3), 0.1, device="cuda", requires_grad=True)
+        value = (torch.nn.functional.conv2d(x, w, padding=1) ** 2).mean()
+        value.backward()
+        loss = float(value.detach()) + 0.0 * float((w - 0.1 * w.grad).sum())
+    else:
+        raise ValueError(f"unknown backend {name!r}")
+    if not math.isfinite(loss):
+        raise RuntimeError(f"the training step's loss is {loss}")
+    return loss
 
 
 def _gpu_seen_by(name: str) -> str | None:

@@ -151,6 +151,8 @@ def train_in_sandbox(submission, cnn: course_config.Cnn, splits: Splits, workdir
         run.report = result.value
     elif result.ok:
         run.failure, run.failure_kind = "the grader's training driver returned nothing usable", "protocol"
+    elif result.kind == "grader":  # the training sandbox did not start: no student code ran
+        raise GraderError(f"the CNN's training sandbox failed: {result.message}")
     else:
         run.failure, run.failure_kind = result.message, result.kind or "exception"
         printed = cnn_sandbox.without_backend_noise(result.stdout).strip()
@@ -348,10 +350,11 @@ def evaluate_file(model_file: Path, x_test: np.ndarray, max_params: int, *, time
                                       "(is it very large?)", stage="evaluate", seconds=time.monotonic() - started)
         if not result.exists():
             if proc.returncode < 0:
-                why = f"the evaluating process died with signal {-proc.returncode}"
-                return Evaluation(refused=f"your model could not be evaluated: {why}; it may need more than "
-                                          f"{EVALUATOR_MEMORY / 2**30:.0f} GiB of memory", stage="load",
-                                  seconds=time.monotonic() - started)
+                # The model was within the parameter cap (counted before loading), so a model of its
+                # size fits the evaluator's memory: a killed evaluator is the grading machine's problem
+                # (out of memory, killed by the operator), to grade again, never the student's score.
+                raise GraderError(f"the CNN evaluator was killed by signal {-proc.returncode} "
+                                  "(out of memory on the grading machine?)")
             tail = (proc.stderr or proc.stdout).strip()[-1500:]
             raise GraderError(f"the CNN evaluator failed (exit {proc.returncode}): {tail}")
         out = json.loads(result.read_text())
@@ -593,6 +596,10 @@ def grade(submission, course: course_config.Course, *, sandbox: str = "auto", en
     cnn = course.cnn
     plan = cnn_sandbox.plan_device(cnn_sandbox.requested_device(env), sandbox=sandbox, uid=uid)
     budget = plan.budget(cnn, cnn_sandbox.budget_override(env))
+    if not os.path.lexists(Path(submission) / "cnn.py"):  # nothing to train: no data loaded, no sandbox
+        run = TrainingRun(budget_s=budget, plan=plan, failure="cnn.py was not submitted",
+                          failure_kind="not_submitted", missing="cnn.py was not submitted")
+        return Graded(run=run, evaluation=None, scores=None, max_params=cnn.max_params)
     splits = load_splits(cnn)
     run = train_in_sandbox(submission, cnn, splits, workdir, budget_s=budget, plan=plan, sandbox=sandbox,
                            uid=uid)

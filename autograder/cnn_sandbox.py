@@ -11,8 +11,10 @@ Settings resolve CLI -> environment ($DLGRADE_CNN_BUDGET, $DLGRADE_DEVICE) -> co
 """
 from __future__ import annotations
 
+import dataclasses
 import glob
 import importlib.util
+import json
 import os
 import tempfile
 from dataclasses import dataclass
@@ -23,6 +25,9 @@ from autograder.sandbox import KiB, MiB, Limits, Worker
 DRIVER = "cnn_driver"
 ENV_BUDGET = "DLGRADE_CNN_BUDGET"
 ENV_DEVICE = "DLGRADE_DEVICE"
+# A DevicePlan resolved once for a whole run (`dlgrade grade` probes before grading anyone), as
+# JSON: the grading processes use it instead of probing the GPU again for every student.
+ENV_PLAN = "DLGRADE_DEVICE_PLAN"
 DEVICES = ("auto", "cpu", "gpu")
 BACKENDS = ("tensorflow", "jax", "torch")  # the order a GPU is looked for, and a CPU backend chosen
 # Beyond the budget: building the model, converting the data, the grace period's end, saving.
@@ -90,6 +95,18 @@ def cpu_backend() -> str | None:
     return None
 
 
+def keras_problem() -> str:
+    """Why the CNN cannot train here (no Keras, no backend), '' when it can; found without importing them."""
+    if importlib.util.find_spec("keras") is None:
+        return ("Keras is not installed here, so no CNN can be trained: install Keras and a backend "
+                "(pip install keras tensorflow; for the grader: pip install 'dlgrade[tf]'), or leave the CNN out")
+    backend = cpu_backend()
+    if backend is None or importlib.util.find_spec(backend) is None:
+        return (f"no Keras backend ({backend or ', '.join(BACKENDS)}) is installed here, so no CNN can be trained: "
+                "install one (pip install tensorflow; for the grader: pip install 'dlgrade[tf]'), or leave the CNN out")
+    return ""
+
+
 @dataclass(frozen=True)
 class DevicePlan:
     """What the training worker gets: device files to bind, the Keras backend, the budget's kind."""
@@ -106,6 +123,26 @@ class DevicePlan:
             return override
         return cnn.budget_gpu_s if self.gpu else cnn.budget_cpu_s
 
+    def to_env(self) -> str:
+        """This plan as the value of $DLGRADE_DEVICE_PLAN."""
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_env(cls, env=None) -> DevicePlan | None:
+        """The plan in $DLGRADE_DEVICE_PLAN, or None; DeviceError for one that does not read."""
+        value = (env if env is not None else os.environ).get(ENV_PLAN, "")
+        if not value:
+            return None
+        try:
+            data = json.loads(value)
+            plan = cls(gpu=bool(data["gpu"]), backend=data["backend"], devices=tuple(data["devices"]),
+                       description=str(data["description"]), note=str(data["note"]))
+        except (ValueError, KeyError, TypeError) as e:
+            raise DeviceError(f"{ENV_PLAN} is not a device plan ({type(e).__name__}: {e})") from None
+        if plan.backend is not None and plan.backend not in BACKENDS:
+            raise DeviceError(f"{ENV_PLAN} names an unknown backend {plan.backend!r}")
+        return plan
+
 
 def plan_device(requested: str, *, sandbox: str = "auto", uid: int | None = None,
                 devices: list[str] | None = None) -> DevicePlan:
@@ -116,6 +153,12 @@ def plan_device(requested: str, *, sandbox: str = "auto", uid: int | None = None
     """
     if requested not in DEVICES:
         raise DeviceError(f"the device must be one of {', '.join(DEVICES)}, not {requested!r}")
+    resolved = DevicePlan.from_env()
+    if resolved is not None:
+        return resolved
+    missing = keras_problem()
+    if missing:
+        raise DeviceError(missing)
     cpu = DevicePlan(gpu=False, backend=cpu_backend(), description="CPU")
     if requested == "cpu":
         return cpu
@@ -130,7 +173,7 @@ def plan_device(requested: str, *, sandbox: str = "auto", uid: int | None = None
         return DevicePlan(gpu=True, backend=probe["backend"], devices=tuple(found),
                           description=str(probe.get("device") or "GPU"))
     tried = "; ".join(f"{k}: {v}" for k, v in (probe.get("tried") or {}).items()) or probe.get("error", "")
-    why = f"NVIDIA device files are present but no Keras backend sees a GPU in the sandbox ({tried})"
+    why = f"NVIDIA device files are present but no Keras backend can train on a GPU in the sandbox ({tried})"
     if requested == "gpu":
         raise DeviceError(f"--device gpu was requested, but {why}; install TensorFlow with CUDA "
                           "(pip install 'tensorflow[and-cuda]'), JAX with CUDA or PyTorch with CUDA, "
@@ -138,14 +181,21 @@ def plan_device(requested: str, *, sandbox: str = "auto", uid: int | None = None
     return DevicePlan(gpu=False, backend=cpu.backend, description="CPU", note=why)
 
 
+def probe_order() -> list[str]:
+    """The backends the GPU probe tries: $KERAS_BACKEND first when set, then BACKENDS."""
+    chosen = os.environ.get("KERAS_BACKEND")
+    return [chosen, *(b for b in BACKENDS if b != chosen)] if chosen in BACKENDS else list(BACKENDS)
+
+
 def probe_gpu(devices: list[str], *, sandbox: str = "auto", uid: int | None = None) -> dict:
-    """cnn_driver.gpu_backends() in a sandbox with the device files and no student code."""
+    """cnn_driver.gpu_backends(): one training step on the GPU, in the training worker's sandbox
+    (the device files, the same mounts and environment), with no student code."""
     limits = Limits(address_space=None, cpu_seconds=None, processes=1024, timeout=PROBE_TIMEOUT_S,
                     start_timeout=60.0)
     with tempfile.TemporaryDirectory(prefix="dlgrade-gpu-probe-") as empty:
         with Worker(empty, limits, sandbox, uid=_uid(uid), drivers=(DRIVER + ".py",),
-                    env=_threads_env(None), devices=tuple(devices)) as worker:
-            result = worker.call_driver(DRIVER, "gpu_backends", None, list(BACKENDS))
+                    env=_threads_env(None, gpu=True), devices=tuple(devices)) as worker:
+            result = worker.call_driver(DRIVER, "gpu_backends", None, probe_order())
     if not result.ok or not isinstance(result.value, dict):
         return {"backend": None, "error": result.message or "the probe returned nothing"}
     value = result.value
@@ -155,12 +205,20 @@ def probe_gpu(devices: list[str], *, sandbox: str = "auto", uid: int | None = No
             "tried": {str(k): str(v)[:300] for k, v in (value.get("tried") or {}).items()}}
 
 
-def _threads_env(backend: str | None) -> dict[str, str | None]:
-    """The CNN worker's environment changes: no thread caps, quiet TensorFlow, the backend."""
+# On a GPU each training worker takes the device memory it needs, not the whole card (JAX
+# preallocates 75 % of it, TensorFlow all of it): so `--jobs N` trainings share one GPU.
+# PyTorch's caching allocator grows on demand already.
+GPU_SHARING_ENV = {"XLA_PYTHON_CLIENT_PREALLOCATE": "false", "TF_FORCE_GPU_ALLOW_GROWTH": "true"}
+
+
+def _threads_env(backend: str | None, gpu: bool = False) -> dict[str, str | None]:
+    """The CNN worker's environment changes: no thread caps, quiet TensorFlow, the backend, GPU sharing."""
     env: dict[str, str | None] = {"OMP_NUM_THREADS": None, "OPENBLAS_NUM_THREADS": None,
                                   "MKL_NUM_THREADS": None, "TF_CPP_MIN_LOG_LEVEL": "2"}
     if backend:
         env["KERAS_BACKEND"] = backend
+    if gpu:
+        env.update(GPU_SHARING_ENV)
     return env
 
 
@@ -198,5 +256,5 @@ def open_worker(submission, cnn: course_config.Cnn, plan: DevicePlan, budget_s: 
                 uid: int | None = None) -> Worker:
     """The training worker for `submission` (use as a context manager)."""
     return Worker(submission, worker_limits(cnn, budget_s), sandbox, uid=_uid(uid),
-                  drivers=(DRIVER + ".py",), output_dir=output_dir, env=_threads_env(plan.backend),
+                  drivers=(DRIVER + ".py",), output_dir=output_dir, env=_threads_env(plan.backend, plan.gpu),
                   devices=plan.devices, hide=hide)

@@ -220,3 +220,24 @@ def load(path: str | os.PathLike | None = None) -> Course:
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{where}: not valid TOML: {e}") from None
     return parse(data, str(where))
+
+
+def _toml_value(value: Any, where: str) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v, where) for v in value) + "]"
+    raise ConfigError(f"{where}: a {type(value).__name__} cannot be written to course.toml")
+
+
+def dumps(data: dict, prefix: str = "") -> str:
+    """TOML text of plain course data (tables, strings, numbers, booleans, lists): `tomllib.loads` reads it back."""
+    lines = [f"{k} = {_toml_value(v, prefix + k)}" for k, v in data.items() if not isinstance(v, dict)]
+    for k, v in data.items():
+        if isinstance(v, dict):
+            lines += ["", f"[{prefix}{k}]", dumps(v, f"{prefix}{k}.").rstrip("\n")]
+    return "\n".join(line for line in lines).strip("\n") + "\n"

@@ -10,6 +10,7 @@ import importlib.util
 import io
 import os
 import shutil
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -108,9 +109,18 @@ if os.fork() == 0:
 }
 
 
+# The CNN on a demo budget, so that the whole class is graded in about two minutes on 2 cores:
+# a tenth of the training images, a short training budget, a fifth of the test images, and
+# accuracy thresholds that the model answer reaches on that subset. Written into OUT's course
+# file; the project's course.toml (and so real grading) keeps the full settings.
+DEMO_CNN = {"train_limit": 6000, "test_limit": 2000, "budget_cpu_s": 45.0, "budget_gpu_s": 20.0,
+            "accuracy_thresholds": [0.60, 0.75, 0.80]}
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "out" / "demo", help="where to write the results")
-    parser.add_argument("--with-cnn", action="store_true", help="also grade the CNN lab (trains models: minutes)")
+    parser.add_argument("--no-cnn", action="store_true", help="leave the CNN out (it trains models: about a minute)")
+    parser.add_argument("--with-cnn", action="store_true", help=argparse.SUPPRESS)  # the default now
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="submissions graded at once")
     parser.add_argument("--rebuild-examples", action="store_true",
                         help="rewrite examples/submissions/ from solutions/ and the mistake corpus, then stop")
@@ -179,6 +189,24 @@ def zipped(members: dict[str, str]) -> bytes:
     return buf.getvalue()
 
 
+def demo_course(out: Path) -> Path:
+    """OUT/demo-course.toml: the project's course.toml with the CNN's demo budget (DEMO_CNN)."""
+    return course_with_cnn(Path(out) / "demo-course.toml", DEMO_CNN, "the CNN's demo budget (autograder/demo.py)")
+
+
+def course_with_cnn(path: Path, cnn: dict, why: str) -> Path:
+    """Write the project's course.toml with these [cnn] settings to `path`; ConfigError for a bad one."""
+    from autograder.config import default_path, dumps, load
+
+    source = default_path()
+    data = tomllib.loads(source.read_text()) if source.is_file() else {}
+    data["cnn"] = {**data.get("cnn", {}), **cnn}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"# {source} with {why}\n" + dumps(data))
+    load(path)  # the same checks as any course file
+    return path
+
+
 def rebuild_examples(dest: Path = EXAMPLES) -> None:
     """Rewrite the sample class under `dest` from scratch."""
     if dest.exists():
@@ -201,8 +229,15 @@ def run(args: argparse.Namespace) -> int:
     parser = argparse.ArgumentParser()
     grade.add_arguments(parser)
     argv = [str(EXAMPLES), "--out", str(args.out), "--jobs", str(args.jobs)]
-    if not args.with_cnn:
+    if args.no_cnn:
         argv += ["--skip", "cnn"]
+    else:
+        course = demo_course(args.out)
+        argv += ["--course", str(course)]
+        print(f"The CNN is graded on a demo budget ({course}): the first {DEMO_CNN['train_limit']} training "
+              f"images, {DEMO_CNN['budget_cpu_s']:g} s of training on a CPU, {DEMO_CNN['test_limit']} test images, "
+              f"accuracy thresholds {DEMO_CNN['accuracy_thresholds']}. Real grading uses course.toml's [cnn] "
+              "settings (all 60,000 training images, minutes of training).")
     status = grade.run(parser.parse_args(argv))
     grades = args.out / "grades.csv"
     if grades.exists():

@@ -154,6 +154,24 @@ def check_cnn_options(args: argparse.Namespace, exercises: list[str]) -> None:
                              "device files); grade with --device cpu or --device auto")
 
 
+def device_env(args: argparse.Namespace, exercises: list[str], sandbox: str) -> dict[str, str]:
+    """The CNN's device, probed once here before anyone is graded, for every grading process.
+
+    DeviceError when --device gpu cannot be had (the run stops before grading anyone). With
+    --device auto and a GPU that cannot train (say, no ptxas in the sandbox), the CNN trains on
+    the CPU and the reason is printed here and noted in every CNN result. On a Dask cluster
+    each machine probes its own devices, so nothing is resolved here.
+    """
+    if "cnn" not in exercises or getattr(args, "dask", None):
+        return {}
+    from autograder.cnn_sandbox import ENV_PLAN, plan_device
+
+    plan = plan_device(getattr(args, "device", None) or "auto", sandbox=sandbox)
+    if plan.note:
+        print(f"dlgrade grade: the GPU is not used: {plan.note}; the CNN trains on the CPU", file=sys.stderr)
+    return {ENV_PLAN: plan.to_env()}
+
+
 def options_of(args: argparse.Namespace) -> dict:
     """Command-line choices besides the exercises that change grades (recorded for --resume)."""
     return {k: getattr(args, k) for k in ("device", "cnn_budget") if getattr(args, k, None) is not None}
@@ -242,7 +260,9 @@ class Job:
     folder: Path
     jobdir: Path
     files: dict  # the prepared folder's files (submissions.pack), to make its views from
-    keys: dict[str, str]  # exercise -> reuse key of its view ({} when reuse is off)
+    # exercise -> reuse key of its view, for views that may be shared (reuse.keys): none when reuse
+    # is off, and none for an exercise never reused, whose view is the student's alone.
+    keys: dict[str, str]
     tests: dict[str, list[dict]] = dataclasses.field(default_factory=dict)  # exercise -> graded tests
     reused: list[str] = dataclasses.field(default_factory=list)  # exercises whose tests came from the store
     inflight: set[str] = dataclasses.field(default_factory=set)  # exercises a running task grades
@@ -313,8 +333,9 @@ class Batch:
         return {"content_hash": content_hash, "grader_version": self.version, "course_hash": self.course_hash,
                 "exercises": list(self.exercises), "options": self.options, "submitted_at": when}
 
-    def resources(self) -> dict | None:
-        if "cnn" in self.exercises and getattr(self.args, "device", None) == "gpu":
+    def resources(self, exercises: list[str]) -> dict | None:
+        """Dask resources a task needs: a GPU for a CNN task when --device gpu."""
+        if "cnn" in exercises and getattr(self.args, "device", None) == "gpu":
             return {"GPU": 1}
         return None
 
@@ -416,12 +437,23 @@ class Batch:
                     job.inflight.update(todo)
                 continue
             for e in todo:
-                room = 1 if e in reuse.NEVER_REUSED else ROUNDS
+                if e not in job.keys:
+                    # A view of the student's alone (never reused: the CNN's training run) is graded
+                    # in a task of its own: nothing to share, and no view waits minutes behind it.
+                    task = next((t for t in tasks if not t.views), None)
+                    if task is None and len(tasks) < free:
+                        task = Task([])
+                        tasks.append(task)
+                    if task is not None:
+                        task.views.append((e, job))
+                        task.closed = True
+                        job.inflight.add(e)
+                    continue
                 if first_wave:
                     task = tasks[self.exercises.index(e) % free]
-                    task = task if task.count(e) < room else None
+                    task = task if not task.closed and task.count(e) < ROUNDS else None
                 else:
-                    task = next((t for t in tasks if not t.closed and t.count(e) < room), None)
+                    task = next((t for t in tasks if not t.closed and t.count(e) < ROUNDS), None)
                     if task is None and len(tasks) < free:
                         task = Task([])
                         tasks.append(task)
@@ -451,7 +483,7 @@ class Batch:
                 grade_task, label, pack(source) if self.pool.ships_files else str(source), exercises, self.sandbox,
                 self.course_toml, rounds * submission_timeout(self.args, self.course, exercises),
                 {**self.env, **({"DLGRADE_ISOLATE": "views"} if self.store else {}), **self.examples_env()},
-                key=f"dlgrade-{owners[0].student}-{uuid.uuid4().hex[:8]}", resources=self.resources(),
+                key=f"dlgrade-{owners[0].student}-{uuid.uuid4().hex[:8]}", resources=self.resources(exercises),
             )
             running[future] = task
         return left
@@ -694,6 +726,13 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    from autograder.cnn_sandbox import DeviceError
+
+    try:
+        devices = device_env(args, exercises, sandbox)
+    except DeviceError as e:
+        print(f"dlgrade grade: {e}", file=sys.stderr)
+        return 2
     from autograder.pool import DaskPool, LocalPool, PoolError
 
     try:
@@ -705,6 +744,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"dlgrade grade: no grading suites yet for {', '.join(without)}; not graded", file=sys.stderr)
     print(f"{folder.describe()}; course.toml: {args.course or 'none, the defaults'}")
     batch = Batch(args, exercises, course, sandbox, pool)
+    batch.env.update(devices)
     batch.strays = strays(args.submissions)
     warm_up(["nbgrader.api", *([] if getattr(args, "no_report", False) else ["autograder.report"])])
     try:

@@ -220,6 +220,15 @@ def _workers(request: pytest.FixtureRequest, course: course_config.Course, submi
             workers.close()
 
 
+@pytest.fixture(scope="module")
+def exercise_folder(request: pytest.FixtureRequest, _workers: _Workers) -> Path:
+    """The folder with the code this module's exercise may see: its view when exercises are isolated.
+
+    For suites that start workers of their own (the CNN's) instead of using `student`.
+    """
+    return _workers.folder_for(exercise_of(request.node))
+
+
 @pytest.fixture
 def student(request: pytest.FixtureRequest, _workers: _Workers) -> Student:
     """The submission under test, reached only through the sandboxed worker."""
@@ -398,6 +407,11 @@ def title_of(item: pytest.Item) -> str:
     doc = (fn.__doc__ or "").strip().splitlines() if fn else []
     title = doc[0].rstrip(".") if doc else item.originalname if hasattr(item, "originalname") else item.name
     params = getattr(item, "callspec", None)
+    if params and "{" in title:  # a title that names its parameters reads as a sentence
+        try:
+            return title.format(**params.params)
+        except (KeyError, IndexError, ValueError):
+            pass
     return f"{title} [{params.id}]" if params else title
 
 

@@ -21,7 +21,8 @@ from autograder import coursedir
 
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
-HEADER = "# Exercise: implement the functions below; run `dlgrade check {name}` to test them."
+HEADER = ("# Exercise: implement the functions below; test them with `python3 -m autograder check {name}`\n"
+          "# (from the student bundle's folder; `dlgrade check {name}` in a course checkout).")
 # Anything that looks like a marker, so a misplaced or misspelt one is an error, not silently kept.
 _MARKER_LIKE = re.compile(r"#\s*(BEGIN|END)\s+SOLUTION\b", re.IGNORECASE)
 _PLACEHOLDER = "__dlgrade_region_{}__"
@@ -74,7 +75,7 @@ def strip_solutions(source: str, filename: str) -> str:
     stub, origin = render(lambda i: f'raise NotImplementedError("{names[i]}: not implemented yet")')
     _parse(stub, filename, "the stub", origin)
     newline = lines[0][len(lines[0].rstrip("\r\n")):] or "\n"
-    return HEADER.format(name=Path(filename).stem) + newline + stub
+    return HEADER.format(name=Path(filename).stem).replace("\n", newline) + newline + stub
 
 
 def release(solutions_dir, exercises_dir) -> list[Path]:

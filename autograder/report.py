@@ -112,9 +112,16 @@ def mistake_names() -> dict[str, str]:
 
 # --- rendering ------------------------------------------------------------------------------------------
 
-def student_images(view: StudentView) -> tuple[analytics.CnnView | None, dict[str, str]]:
+# Every image a template may show: one the data does not allow is None, and the template skips it
+# (the templates are strict: a missing key is an error, a missing image is not).
+STUDENT_IMAGES = ("confusion", "per_class", "history")
+SUMMARY_IMAGES = ("histograms", "most_failed", "misconceptions", "times")
+
+
+def student_images(view: StudentView) -> tuple[analytics.CnnView | None, dict[str, str | None]]:
+    """(the CNN's report data or None, the student's plots as data URIs, None where there is no data)."""
     cnn = view.cnn()
-    images: dict[str, str] = {}
+    images: dict[str, str | None] = dict.fromkeys(STUDENT_IMAGES)
     if cnn is not None:
         if cnn.scored:
             images["confusion"] = plots.confusion_matrix(cnn.confusion, cnn.class_names)
@@ -132,8 +139,9 @@ def render_student(env, view: StudentView) -> tuple[str, str]:
     return env.get_template("student.html.j2").render(context), env.get_template("student.md.j2").render(context)
 
 
-def summary_images(summary: ClassSummary) -> dict[str, str]:
-    images = {}
+def summary_images(summary: ClassSummary) -> dict[str, str | None]:
+    """The class plots as data URIs, None where there is nothing to plot."""
+    images: dict[str, str | None] = dict.fromkeys(SUMMARY_IMAGES)
     if summary.exercises:
         panels = [(e.name, e.scores, e.max_score) for e in summary.exercises]
         panels.append(("total", summary.totals, summary.max_total))

@@ -98,14 +98,19 @@ HIDDEN_PACKAGES = ("dlref", "autograder", "solutions", "exercises", "tests")
 SANDBOX_RUNTIME = "/opt/dlgrade"
 SANDBOX_SUBMISSION = "/submission"
 SANDBOX_OUTPUT = "/out"  # the only writable place besides /tmp, when a Worker has an output_dir
+# /etc/alternatives holds only symlinks (Debian's alternatives system), and links under /usr pass
+# through it: /usr/bin/cc, and /usr/local/cuda -> /etc/alternatives/cuda -> /usr/local/cuda-13.0,
+# which XLA and TensorFlow follow to find ptxas. Without it those links dangle in the sandbox and a
+# GPU backend cannot compile anything. The rest of /etc (host configuration) stays hidden.
 ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime",
-             "/etc/passwd", "/etc/group", "/etc/nsswitch.conf")
+             "/etc/passwd", "/etc/group", "/etc/nsswitch.conf", "/etc/alternatives")
 SUBMISSION_MAX_BYTES = 256 * MiB
 SUBMISSION_MAX_ENTRIES = 10_000
-# "output" is not produced here: it is for suites that fail a call because it printed.
+# "output" is not produced here: it is for suites that fail a call because it printed. "grader":
+# the worker could not be started (before any student code runs): the grader's failure, never a score.
 KINDS = ("exception", "not_implemented", "import_error", "missing_function", "timeout", "cpu_time",
          "crashed", "memory", "output", "protocol", "too_large", "not_submitted",
-         "unserializable")
+         "unserializable", "grader")
 _WORKER_KINDS = {"exception", "not_implemented", "import_error", "missing_function",
                  "not_submitted", "unserializable", "too_large", "memory", "exit", "protocol", "cpu_time"}
 
@@ -960,7 +965,7 @@ class Worker:
         if problem is None:
             return [self.uid, self.gid]
         if os.environ.get(ENV_REQUIRE_DROP) == "1":
-            return CallResult(ok=False, kind="crashed",
+            return CallResult(ok=False, kind="grader",
                               message=f"the grader refused to run student code as root: {problem}")
         return None  # a Python only root can use (e.g. under /root): unsandboxed as before
 
@@ -1015,7 +1020,7 @@ class Worker:
         except OSError as e:
             for fd in (req_r, req_w, resp_r, resp_w, out_r, out_w, info_r, info_w):
                 os.close(fd)
-            return CallResult(ok=False, kind="crashed",
+            return CallResult(ok=False, kind="grader",
                               message=f"the grading sandbox could not start: {e}")
         for fd in (req_r, resp_w, out_w, info_w):
             os.close(fd)
@@ -1044,7 +1049,7 @@ class Worker:
         except (TimeoutError, _Died, EOFError, BrokenPipeError, ProtocolError) as e:
             reason = "it did not answer in time" if isinstance(e, TimeoutError) else \
                 f"{type(e).__name__} {e}".strip()
-            failed = self._fail(proc, "crashed", "", started)
+            failed = self._fail(proc, "grader", "", started)
             tail = failed.stdout.strip()[-1500:]
             failed.message = (f"the grading sandbox could not start ({reason})"
                               + (f": {tail}" if tail else ""))

@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from autograder import protocol
-from autograder.feedback import describe_call
+from autograder.feedback import GraderError, describe_call
 
 # Failures after which calling again in the same test only burns time (the worker restarts).
 FATAL_KINDS = {"timeout", "cpu_time", "crashed", "memory", "protocol", "output"}
@@ -217,6 +217,8 @@ class Student:
                 "mutated",
             )
         kind = result.kind or "exception"
+        if kind == "grader":  # the worker did not start: no student code ran, so nothing to score
+            raise GraderError(result.message)
         if kind in ABSENT_KINDS:
             message = result.message
         else:

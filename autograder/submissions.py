@@ -12,6 +12,7 @@ from pathlib import Path, PurePosixPath
 
 from autograder import exercise_files
 from autograder.config import EXERCISES
+from autograder.notebook_code import convertible_notebooks
 from autograder.packing import BadSubmission, pack, unpack  # noqa: F401 - part of this module's API
 
 ZIP_MAX_FILES = 1000
@@ -172,8 +173,8 @@ def submission_root(folder: Path) -> Path:
 
 
 def notebook_module(notebook: Path) -> str:
-    """The code cells of a submitted notebook as a module (autograder.notebooks does the work)."""
-    from autograder.notebooks import notebook_to_module
+    """The code cells of a submitted notebook as a module (autograder.notebook_code does the work)."""
+    from autograder.notebook_code import notebook_to_module
 
     if notebook.stat().st_size > NOTEBOOK_MAX_BYTES:
         raise BadSubmission(f"{notebook.name} is larger than {NOTEBOOK_MAX_BYTES >> 20} MiB")
@@ -194,7 +195,7 @@ def prepare(entry: Entry, workdir: Path) -> Prepared:
     notes: list[str] = []
     if kind == "folder":
         folder = submission_root(path)
-        if _convertible_notebooks(folder) or exercise_files.renames(folder)[0]:
+        if convertible_notebooks(folder) or exercise_files.renames(folder)[0]:
             # Never write into the instructor's copy: convert and rename in a private one.
             copy = workdir / "folder"
             shutil.copytree(folder, copy, symlinks=True, ignore=shutil.ignore_patterns(*JUNK))
@@ -213,25 +214,13 @@ def prepare(entry: Entry, workdir: Path) -> Prepared:
     for exercise, file in renames.items():
         file.rename(folder / f"{exercise}.py")
     notes += renamed
-    for nb, exercise in _convertible_notebooks(folder):
+    for nb, exercise in convertible_notebooks(folder):
         (folder / f"{exercise}.py").write_text(notebook_module(nb))
         notes.append(f"graded the code cells of {nb.name} as {exercise}.py")
     if not any((folder / f"{e}.py").is_file() for e in EXERCISES):
         notes.append(exercise_files.none_found(folder))
     notes += exercise_files.other_copies(folder)
     return Prepared(entry.student, folder, content_hash(folder), notes)
-
-
-def _convertible_notebooks(folder: Path) -> list[tuple[Path, str]]:
-    """(notebook, exercise) for `<exercise>.ipynb` or `<exercise>_<anything>.ipynb` (the released
-    `cnn_fashion_mnist.ipynb`) without `<exercise>.py` beside it; the first in name order wins."""
-    found: dict[str, Path] = {}
-    for nb in sorted(folder.glob("*.ipynb")):
-        exercise = nb.stem if nb.stem in EXERCISES else nb.stem.split("_", 1)[0]
-        # A link could point at any notebook on this machine (the model answer): never follow one.
-        if exercise in EXERCISES and nb.is_file() and not nb.is_symlink() and not (folder / f"{exercise}.py").exists():
-            found.setdefault(exercise, nb)
-    return [(nb, e) for e, nb in found.items()]
 
 
 def content_hash(folder: Path) -> str:

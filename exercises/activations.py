@@ -1,4 +1,5 @@
-# Exercise: implement the functions below; run `dlgrade check activations` to test them.
+# Exercise: implement the functions below; test them with `python3 -m autograder check activations`
+# (from the student bundle's folder; `dlgrade check activations` in a course checkout).
 """Activation functions g(z) and their derivatives g'(z) (slides: "Activation functions").
 
 Everything here is elementwise on an array of any shape, except softmax, which

@@ -1,4 +1,5 @@
-# Exercise: implement the functions below; run `dlgrade check backprop` to test them.
+# Exercise: implement the functions below; test them with `python3 -m autograder check backprop`
+# (from the student bundle's folder; `dlgrade check backprop` in a course checkout).
 """Dense layers and a multi-layer perceptron trained by back-propagation.
 
 Shapes: x (N, D) is a batch of N samples; a dense layer maps (N, D) -> (N, M)

@@ -1,4 +1,5 @@
-# Exercise: implement the functions below; run `dlgrade check cnn` to test them.
+# Exercise: implement the functions below; test them with `python3 -m autograder check cnn`
+# (from the student bundle's folder; `dlgrade check cnn` in a course checkout).
 """A Keras CNN for Fashion-MNIST (slides: "Convolutional Neural Networks", the Keras lab).
 
 Images x: (N, 28, 28, 1), floats in [0, 1]; labels y: (N,) integer class ids 0..9

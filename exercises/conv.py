@@ -1,4 +1,5 @@
-# Exercise: implement the functions below; run `dlgrade check conv` to test them.
+# Exercise: implement the functions below; test them with `python3 -m autograder check conv`
+# (from the student bundle's folder; `dlgrade check conv` in a course checkout).
 """Convolution and max pooling on NHWC images (slides: "Convolutional Neural Networks").
 
 Images are x (N, H, W, C), kernels w (KH, KW, C_in, C_out): TensorFlow's layout.

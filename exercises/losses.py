@@ -1,4 +1,5 @@
-# Exercise: implement the functions below; run `dlgrade check losses` to test them.
+# Exercise: implement the functions below; test them with `python3 -m autograder check losses`
+# (from the student bundle's folder; `dlgrade check losses` in a course checkout).
 """Loss functions and their gradients (slides: "Quantifying loss", "Loss optimization").
 
 Every loss is the mean over its elements (tf.reduce_mean in the slides) and is

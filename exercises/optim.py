@@ -1,4 +1,5 @@
-# Exercise: implement the functions below; run `dlgrade check optim` to test them.
+# Exercise: implement the functions below; test them with `python3 -m autograder check optim`
+# (from the student bundle's folder; `dlgrade check optim` in a course checkout).
 """Optimizers and mini-batch training.
 
 Slides: "Gradient descent", "Mini-batches", "Adaptive learning rates".

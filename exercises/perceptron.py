@@ -1,4 +1,5 @@
-# Exercise: implement the functions below; run `dlgrade check perceptron` to test them.
+# Exercise: implement the functions below; test them with `python3 -m autograder check perceptron`
+# (from the student bundle's folder; `dlgrade check perceptron` in a course checkout).
 """The perceptron (slides: "The Perceptron"): weighted sum, non-linearity, Rosenblatt's rule.
 
 Shapes: x (N, m) holds N samples of m inputs, w (m,) the weights, b the bias (a float).

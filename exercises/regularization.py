@@ -1,4 +1,5 @@
-# Exercise: implement the functions below; run `dlgrade check regularization` to test them.
+# Exercise: implement the functions below; test them with `python3 -m autograder check regularization`
+# (from the student bundle's folder; `dlgrade check regularization` in a course checkout).
 """Regularization: dropout, early stopping, L1/L2 weight penalties.
 
 Slides: "Regularization 1: Dropout", "Regularization 2: Early stopping".

@@ -110,3 +110,48 @@ def test_check_runs_from_an_unpacked_bundle(built, tmp_path):
     assert done.returncode == 1
     assert f"course folder: {home.resolve()} (the nearest course.toml" in done.stdout  # the bundle's own
 
+
+def test_requirements_cover_what_the_lab_notebook_imports(built):
+    """Every top-level package the lab notebook imports is in the bundle's requirements (a backend for Keras too)."""
+    import json
+
+    out, _ = built
+    wanted = {line.split(">=")[0].split("<")[0].strip() for line in (out / "requirements.txt").read_text().splitlines()
+              if line.strip() and not line.startswith("#")}
+    notebook = json.loads((out / "exercises" / "cnn_fashion_mnist.ipynb").read_text())
+    imported = set()
+    for cell in notebook["cells"]:
+        if cell["cell_type"] == "code":
+            for node in ast.walk(ast.parse("".join(cell["source"]))):
+                if isinstance(node, ast.Import):
+                    imported |= {a.name.split(".")[0] for a in node.names}
+                elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                    imported.add(node.module.split(".")[0])
+    third_party = imported - set(sys.stdlib_module_names)
+    assert third_party >= {"keras", "matplotlib", "numpy"}, third_party
+    assert third_party <= wanted, f"not in requirements.txt: {third_party - wanted}"
+    assert wanted & {"tensorflow", "jax", "torch"}, "Keras needs a backend"
+
+
+def test_check_cnn_accepts_the_lab_notebook_alone(built, tmp_path):
+    """`python3 -m autograder check cnn` from the bundle, on a folder holding only the (solved) lab notebook."""
+    import importlib.util
+
+    from autograder.sandbox import bwrap_available
+
+    if importlib.util.find_spec("keras") is None or not bwrap_available():
+        pytest.skip("needs Keras and bubblewrap (make install installs both)")
+    _, archive = built
+    with zipfile.ZipFile(archive) as zf:
+        zf.extractall(tmp_path)
+    home = tmp_path / "student"
+    lab = tmp_path / "my-lab"
+    lab.mkdir()
+    shutil.copy2(ROOT / "solutions" / "cnn_fashion_mnist.ipynb", lab / "cnn_fashion_mnist.ipynb")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "autograder", "check", "cnn", "--dir", str(lab)],
+                          cwd=home, env=env, capture_output=True, text=True, timeout=600)
+    assert "checking the code cells of cnn_fashion_mnist.ipynb as cnn.py" in done.stdout, done.stdout + done.stderr
+    assert "not submitted" not in done.stdout
+    assert "all pass" in done.stdout and done.returncode == 0, done.stdout + done.stderr
+    assert sorted(p.name for p in lab.iterdir()) == ["cnn_fashion_mnist.ipynb"]  # nothing written beside it

@@ -394,9 +394,10 @@ def solution_graded(tmp_path_factory, course_file):
 def test_solution_scores_above_a_low_threshold_on_the_subset(solution_graded):
     tests = solution_graded
     assert not [t["name"] for t in tests.values() if t["extra_data"]["grader_error"]]
-    for name in ("test_model_loads_safely", "test_parameter_count", "test_has_conv_and_pooling",
-                 "test_accuracy_at_least[0.775]"):
+    for name in ("test_model_loads_safely", "test_accuracy_at_least[0.775]"):
         assert tests[name]["status"] == "passed", (name, tests[name]["extra_data"]["details"])
+    # What the public suite checked on the built model (layers, parameter cap) is not graded again.
+    assert not {"test_parameter_count", "test_has_conv_and_pooling"} & set(tests)
     report = _report(tests)
     # 2700 images for 20 s reach ~0.8 here; 0.5 leaves room for a slow machine but not for a broken pipeline.
     assert report["accuracy"] > 0.5, report
@@ -438,7 +439,7 @@ def test_lambda_model_is_refused_and_the_test_split_is_out_of_reach(tmp_path_fac
         in load["extra_data"]["details"]
     for name, t in tests.items():
         assert not t["extra_data"]["grader_error"], name
-        if name.startswith(("test_accuracy", "test_parameter_count")):
+        if name.startswith("test_accuracy"):
             assert t["status"] == "failed" and "Lambda layer" in t["extra_data"]["details"], name
     history = _report(tests)["history"]
     # What the student's train found while it ran in the sandbox: no test file, no download.
@@ -453,12 +454,10 @@ def test_lambda_model_is_refused_and_the_test_split_is_out_of_reach(tmp_path_fac
 @needs_grading
 def test_over_cap_model_is_refused_naming_count_and_cap(tmp_path_factory, course_file):
     tests = _grade_hidden(_submission(tmp_path_factory, "big", OVER_CAP), course_file, env={"DLGRADE_CNN_BUDGET": "10"})
-    cap = tests["test_parameter_count"]
-    assert cap["status"] == "failed"
-    assert "your model has 2,774,618 parameters, over the course's cap of 1,000,000" in cap["extra_data"]["details"]
+    over = "your model has 2,774,618 parameters, over the course's cap of 1,000,000"
     assert tests["test_model_loads_safely"]["status"] == "passed"  # built-in layers only
-    assert tests["test_has_conv_and_pooling"]["status"] == "passed"  # from its config: never built here
-    assert all(t["status"] == "failed" for n, t in tests.items() if n.startswith("test_accuracy"))
+    accuracy = [t for n, t in tests.items() if n.startswith("test_accuracy")]
+    assert accuracy and all(t["status"] == "failed" and over in t["extra_data"]["details"] for t in accuracy)
     assert not any(t["extra_data"]["grader_error"] for t in tests.values())
 
 
@@ -507,10 +506,10 @@ def test_gpu_files_that_no_backend_can_use(monkeypatch):
     probe = cnn_sandbox.probe_gpu(["/dev/zero"])
     assert probe["backend"] is None and "tensorflow" in probe["tried"], probe
     monkeypatch.setattr(cnn_sandbox, "probe_gpu", lambda devices, **kw: probe)
-    with pytest.raises(cnn_sandbox.DeviceError, match="no Keras backend sees a GPU"):
+    with pytest.raises(cnn_sandbox.DeviceError, match="no Keras backend can train on a GPU"):
         cnn_sandbox.plan_device("gpu", devices=["/dev/zero"])
     plan = cnn_sandbox.plan_device("auto", devices=["/dev/zero"])
-    assert not plan.gpu and plan.devices == () and "no Keras backend sees a GPU" in plan.note
+    assert not plan.gpu and plan.devices == () and "no Keras backend can train on a GPU" in plan.note
 
 
 @needs_grading
@@ -525,8 +524,7 @@ def test_notebook_submission_grades_like_the_py(tmp_path_factory, course_file, s
     tests = _grade_hidden(prepared.folder, course_file)
     assert set(tests) == set(solution_graded)
     assert not [t["name"] for t in tests.values() if t["extra_data"]["grader_error"]]
-    for name in ("test_model_loads_safely", "test_parameter_count", "test_has_conv_and_pooling",
-                 "test_accuracy_at_least[0.775]"):
+    for name in ("test_model_loads_safely", "test_accuracy_at_least[0.775]"):
         assert tests[name]["status"] == solution_graded[name]["status"] == "passed", (name, tests[name]["extra_data"]["details"])
     # The same model answer in both forms: the same architecture, so the same parameter count.
     assert _report(tests)["params"] == _report(solution_graded)["params"]

@@ -320,13 +320,15 @@ def test_unreachable_dask_scheduler_is_bad_usage(fake, klass, tmp_path, capsys, 
 def test_cnn_on_gpu_asks_dask_for_a_gpu_worker(klass, tmp_path):
     from autograder.config import Course
 
-    def resources(exercises, **kw):
-        return grade.Batch(args_for(klass, tmp_path, **kw), exercises, Course(), "none", None).resources()
+    def resources(exercises, task, **kw):
+        return grade.Batch(args_for(klass, tmp_path, **kw), exercises, Course(), "none", None).resources(task)
 
-    assert resources(["cnn"], device="gpu") == {"GPU": 1}
-    assert resources(["cnn"], device="cpu") is None
-    assert resources(["activations"], device="gpu") is None
-    assert resources(["cnn"]) is None
+    both = ["activations", "cnn"]
+    assert resources(both, ["cnn"], device="gpu") == {"GPU": 1}
+    assert resources(both, ["activations"], device="gpu") is None  # a numpy task of a class with the CNN
+    assert resources(both, ["cnn"], device="cpu") is None
+    assert resources(["activations"], ["activations"], device="gpu") is None
+    assert resources(both, ["cnn"]) is None
 
 
 def test_worker_uids_are_distinct_while_leased():

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from autograder.contract import CONTRACT, NUMPY_EXERCISES, contract_problems, expected_signature, signature_problem
-from autograder.release import ReleaseError, add_arguments, check, main, release, strip_solutions
+from autograder.release import HEADER, ReleaseError, add_arguments, check, main, release, strip_solutions
 
 REPO = Path(__file__).resolve().parents[2]
 SOLUTIONS = REPO / "solutions"
@@ -72,7 +72,8 @@ class Layer:
         return 0
 '''
 
-EXPECTED = '''# Exercise: implement the functions below; run `dlgrade check demo` to test them.
+EXPECTED = '''# Exercise: implement the functions below; test them with `python3 -m autograder check demo`
+# (from the student bundle's folder; `dlgrade check demo` in a course checkout).
 """Module docstring (N, M)."""
 import numpy as np
 
@@ -284,8 +285,9 @@ def test_stub_is_the_solution_with_each_region_replaced_by_one_raise(path):
     if "### BEGIN SOLUTION" not in solution:
         assert stub == solution.splitlines()
         return
-    assert stub[0] == f"# Exercise: implement the functions below; run `dlgrade check {path.stem}` to test them."
-    collapsed = ["<region>" if RAISE_LINE.match(line) else line for line in stub[1:]]
+    assert stub[:2] == HEADER.format(name=path.stem).splitlines()
+    assert f"python3 -m autograder check {path.stem}`" in stub[0]  # the command that works in the bundle
+    collapsed = ["<region>" if RAISE_LINE.match(line) else line for line in stub[2:]]
     assert collapsed == strip_markers(solution)
     assert "SOLUTION" not in "\n".join(stub)
 

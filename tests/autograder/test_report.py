@@ -282,6 +282,33 @@ def test_cnn_section_shows_accuracy_per_class_and_confusion_matrix(graded, tmp_p
     assert matrix.split(",", 1)[1] == img.group(1)  # the matrix drawn is this result's
 
 
+def test_cnn_results_without_a_model_or_training_curves_render(graded, tmp_path):
+    """cnn.py not submitted, or train crashed: the CNN data has no history and no scores; what is missing
+    is not shown, and every report is written (the summary's counts agree)."""
+    out = copy_class(graded, tmp_path)
+    plan = cnn_sandbox.DevicePlan(gpu=False, backend="tensorflow", description="CPU",
+                                  note="NVIDIA device files are present but no Keras backend can train on a GPU")
+    runs = {"nell-no-cnn": cnn_grading.TrainingRun(budget_s=60.0, plan=plan, failure="cnn.py was not submitted",
+                                                   failure_kind="not_submitted"),
+            "cleo-crashed": cnn_grading.TrainingRun(budget_s=60.0, plan=plan, failure="train raised ValueError",
+                                                    report={"history": "not a dict", "epochs": None})}
+    for name, run in runs.items():
+        data = cnn_grading.Graded(run=run, evaluation=None, scores=None, max_params=100_000).report()
+        write_result(out, SubmissionResult(student=name, execution_time=2.0, tests=[
+            Result("cnn", "cnn::hidden::test_model_loads_safely", "cnn: the trained model was saved", hidden=True,
+                   passed=False, score=0.0, max_score=1.0, details=run.failure, data={"cnn": data})]))
+    run = dlgrade("report", str(out))
+    assert run.status == 0, run.stderr
+    for name in runs:
+        page, md = feedback(out, name)
+        assert "was not scored on the test set" in page and 'alt="training history"' not in page
+        assert "Trained on the CPU: NVIDIA device files are present" in page and "Trained on the CPU" in md
+    summary = (out / "summary.html").read_text()
+    assert "could not be rendered" not in summary
+    results = len(list((out / "results").glob("*.json")))
+    assert len(list((out / "feedback").glob("*.html"))) == results
+
+
 def test_late_penalty_and_grader_errors(graded, tmp_path):
     out = copy_class(graded, tmp_path)
     late = SubmissionResult(student="lara-late", tests=[
@@ -311,7 +338,7 @@ def test_a_broken_results_file_is_reported_and_stops_nobody(graded, tmp_path):
     for name in ("broken.json", "partial.json", "...json"):
         assert name in run.stderr
     summary = (out / "summary.html").read_text()
-    assert "could not be read (3)" in summary and "partial.json" in summary and "no exercise tag" in summary
+    assert "could not be rendered (3)" in summary and "partial.json" in summary and "no exercise tag" in summary
     written = sorted(p.name for p in (out / "feedback").iterdir())
     assert written == sorted(f"{p.stem}{s}" for p in (graded.out / "results").glob("*.json") for s in (".html", ".md"))
     assert not (out / ".html").exists() and not (tmp_path / ".html").exists()

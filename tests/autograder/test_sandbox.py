@@ -877,3 +877,54 @@ def test_a_batch_gives_each_call_its_own_result(tmp_path):
         assert not r.value[1].ok and r.value[1].kind == "exception"
         assert r.value[1].message == "g raised ValueError: no (mod.py, line 4)"
         assert worker.call("mod", "g", 2).message == r.value[1].message  # as a single call says it
+
+
+LINK_SCAN = '''
+import os
+
+
+def links(roots):
+    """[path, resolves] for every symlink under roots, as this process sees them."""
+    found = []
+    for root in roots:
+        for folder, dirs, files in os.walk(root):
+            for name in dirs + files:
+                path = os.path.join(folder, name)
+                if os.path.islink(path):
+                    found.append([path, os.path.exists(path)])
+    return found
+'''
+
+
+def _host_configuration(target: str) -> bool:
+    """A link into /etc other than /etc/alternatives: host configuration the sandbox hides on purpose."""
+    real = os.path.realpath(target)
+    return real.startswith("/etc/") and not real.startswith("/etc/alternatives/")
+
+
+@needs_bwrap
+def test_links_that_resolve_on_this_machine_resolve_in_the_sandbox(tmp_path):
+    """No link under /usr or the Python trees dangles inside the sandbox but not outside (e.g. /usr/local/cuda
+    -> /etc/alternatives/cuda, which XLA follows to find ptxas), except links to the host's configuration."""
+    (tmp_path / "scan.py").write_text(LINK_SCAN)
+    roots = ["/usr", *S.python_dirs()]
+    with Worker(tmp_path, Limits(timeout=120.0), sandbox="bwrap") as w:
+        r = w.call("scan", "links", roots)
+    assert r.ok, r.message
+    inside = {path: resolves for path, resolves in r.value}
+    outside = [p for p in inside if os.path.exists(p)]
+    assert len(inside) > 10, "the scan found almost no links: it did not look where it should"
+    dangling = sorted(p for p in outside if not inside[p] and not _host_configuration(p))
+    assert not dangling, f"{len(dangling)} link(s) dangle in the sandbox only: " + ", ".join(
+        f"{p} -> {os.readlink(p)}" for p in dangling[:10])
+
+
+def test_etc_alternatives_is_mounted_read_only(tmp_path):
+    """bwrap_args binds /etc/alternatives (symlinks only) read-only, and no other /etc folder."""
+    argv = S.bwrap_args(runtime="/r", submission="/s", python_dirs=[], hidden=[], empty_dir="/e", env={},
+                        limits=Limits(), privileged=False, uid=65534, gid=65534, info_fd=3)
+    binds = [argv[i + 1] for i, a in enumerate(argv) if a in ("--ro-bind", "--ro-bind-try", "--bind")]
+    assert "/etc/alternatives" in binds
+    i = argv.index("/etc/alternatives")
+    assert argv[i - 1] == "--ro-bind-try"
+    assert not [b for b in binds if b.startswith("/etc") and b not in S.ETC_FILES]

@@ -23,20 +23,22 @@ POOLING = {"MaxPooling2D", "AveragePooling2D", "GlobalMaxPooling2D", "GlobalAver
 
 
 @pytest.fixture(scope="module")
-def cnn_worker(course, submission, sandbox_mode):
+def cnn_worker(course, exercise_folder, sandbox_mode):
     """(worker, output directory) for this module's calls."""
     try:
         plan = cnn_sandbox.plan_device(cnn_sandbox.requested_device(), sandbox=sandbox_mode)
     except cnn_sandbox.DeviceError as e:
         raise GraderError(str(e)) from None
     with tempfile.TemporaryDirectory(prefix="dlgrade-cnn-check-") as out:
-        with cnn_sandbox.open_worker(submission, course.cnn, plan, SMOKE_BUDGET_S, sandbox=sandbox_mode,
+        with cnn_sandbox.open_worker(exercise_folder, course.cnn, plan, SMOKE_BUDGET_S, sandbox=sandbox_mode,
                                      output_dir=out) as worker:
             yield worker, Path(out)
 
 
 def _value(result) -> dict:
     """The driver's report, or StudentError with the message of what failed."""
+    if not result.ok and result.kind == "grader":
+        raise GraderError(result.message)
     if not result.ok:
         printed = cnn_sandbox.without_backend_noise(result.stdout).strip()
         message = result.message + (f"\nYour code printed:\n{printed[-2000:]}" if printed else "")
