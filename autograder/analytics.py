@@ -74,7 +74,7 @@ class StudentView:
     max_total: float
     late: dict
     could_not_grade: str
-    execution_time: float
+    execution_time: float  # what its results took to grade when they were graded (reused ones included)
     notes: list[str]
 
     @property
@@ -185,6 +185,14 @@ def _test_view(t, i: int) -> TestView:
         grader_error=extra.get("grader_error") is True, data=data)
 
 
+def graded_seconds(result: dict, extra: dict) -> float:
+    """The time the results took when graded: `dlgrade grade` records it beside this run's execution_time,
+    which is 0 for results reused from an identical file graded before."""
+    if "graded_seconds" in extra:
+        return _number(extra["graded_seconds"], "extra_data.graded_seconds")
+    return _number(result.get("execution_time", 0.0), "execution_time")
+
+
 def student_view(student: str, result) -> StudentView:
     """Check one results dict and group it for the reports; BadResult names what is wrong."""
     if not isinstance(result, dict):
@@ -213,7 +221,7 @@ def student_view(student: str, result) -> StudentView:
     return StudentView(
         student=student, exercises=exercises, raw=row.raw, penalty=row.penalty, total=row.total,
         max_total=row.max_total, late=late, could_not_grade=str(extra.get("could_not_grade") or ""),
-        execution_time=_number(result.get("execution_time", 0.0), "execution_time"),
+        execution_time=graded_seconds(result, extra),
         notes=[str(n) for n in notes])
 
 
@@ -323,7 +331,11 @@ def exercise_stats(students: list[StudentView]) -> list[ExerciseStats]:
 
 
 def most_failed(students: list[StudentView], top: int = 15) -> list[FailedTest]:
-    """Tests failed by the most students; failures of a file not submitted and grader errors do not count."""
+    """Tests failed by the most students, taken in turns from each exercise (its most-failed first, then
+    every exercise's second, ...), so that no exercise fills the list; shown by exercise, most failed first.
+
+    Failures of a file not submitted and grader errors do not count.
+    """
     found: dict[str, FailedTest] = {}
     for s in students:
         if s.could_not_grade:
@@ -336,9 +348,13 @@ def most_failed(students: list[StudentView], top: int = 15) -> list[FailedTest]:
                 f.attempted += 1
                 if not t.passed and not t.grader_error:
                     f.students.append(s.student)
-    ranked = sorted((f for f in found.values() if f.students),
-                    key=lambda f: (-f.count, exercise_rank(f.exercise), f.test_id))
-    return ranked[:top]
+    by_exercise: dict[str, list[FailedTest]] = {}
+    for f in sorted((f for f in found.values() if f.students), key=lambda f: (-f.count, f.test_id)):
+        by_exercise.setdefault(f.exercise, []).append(f)
+    turns = [(rank, -f.count, exercise_rank(f.exercise), f.test_id, f)
+             for tests in by_exercise.values() for rank, f in enumerate(tests)]
+    chosen = [t[-1] for t in sorted(turns, key=lambda t: t[:4])[:top]]
+    return sorted(chosen, key=lambda f: (exercise_rank(f.exercise), -f.count, f.test_id))
 
 
 def exercise_rank(name: str) -> int:

@@ -10,8 +10,9 @@ PACKAGE = ROOT / "autograder"
 # The grader modules `dlgrade check` needs. Deliberately a list, not a glob: a new module that
 # imports the reference (differential, mistakes, record, ...) must never ship by accident.
 CHECK_MODULES = (
-    "__init__.py", "__main__.py", "cli.py", "check.py", "cnn_driver.py", "cnn_sandbox.py", "config.py", "contract.py", "expect.py",
-    "feedback.py", "notebook_code.py", "numgrad.py", "packing.py", "plugin.py", "protocol.py", "replay.py", "results.py", "reuse.py", "runner.py", "sandbox.py",
+    "__init__.py", "__main__.py", "cli.py", "check.py", "cnn_driver.py", "cnn_sandbox.py", "config.py", "contract.py",
+    "coursedir.py", "expect.py", "feedback.py", "notebook_code.py", "numgrad.py", "packing.py", "plugin.py", "protocol.py",
+    "replay.py", "results.py", "reuse.py", "runner.py", "sandbox.py",
     "strategies.py", "student.py", "vectors.py", "worker.py",
 )  # fmt: skip
 # What `python3 -m autograder check` and the CNN lab need. Keras with one backend, TensorFlow, the
@@ -25,8 +26,9 @@ matplotlib>=3.7,<4
 """
 README = """# Intro to Deep Learning: exercises
 
-1. Install the checker's dependencies once, in a virtual environment (Debian and Ubuntu refuse
-   `pip install` into the system's Python; there, `sudo apt install python3-venv` first):
+1. With Python 3.11 or newer, install the checker's dependencies once, in a virtual environment
+   (Debian and Ubuntu refuse `pip install` into the system's Python; there, `sudo apt install
+   python3-venv` first):
    ```sh
    python3 -m venv .venv
    . .venv/bin/activate          # Windows: .venv\\Scripts\\activate
@@ -53,19 +55,19 @@ will when graded; elsewhere it runs unsandboxed, with a notice.
 """
 
 
-def build(exercises: Path, out: Path) -> Path:
-    """Write the bundle folder `out` and `out`.zip; returns the zip's path."""
+def build(exercises: Path, out: Path, grader: Path = PACKAGE, course_toml: Path = ROOT / "course.toml") -> Path:
+    """Write the bundle folder `out` and `out`.zip from a course's grader package and course.toml; returns the zip's path."""
     if out.exists():
         shutil.rmtree(out)
     (out / "autograder" / "suites" / "public" / "data").mkdir(parents=True)
     for name in CHECK_MODULES:
-        shutil.copy2(PACKAGE / name, out / "autograder" / name)
-    shutil.copy2(PACKAGE / "suites" / "pytest.ini", out / "autograder" / "suites" / "pytest.ini")
-    public = PACKAGE / "suites" / "public"
+        shutil.copy2(grader / name, out / "autograder" / name)
+    shutil.copy2(grader / "suites" / "pytest.ini", out / "autograder" / "suites" / "pytest.ini")
+    public = grader / "suites" / "public"
     for path in sorted(public.glob("test_*.py")) + sorted((public / "data").glob("*.json")):
         shutil.copy2(path, out / "autograder" / "suites" / "public" / path.relative_to(public))
     shutil.copytree(exercises, out / "exercises", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    shutil.copy2(ROOT / "course.toml", out / "course.toml")
+    shutil.copy2(course_toml, out / "course.toml")
     (out / "requirements.txt").write_text(REQUIREMENTS)
     (out / "README.md").write_text(README)
     archive = out.with_suffix(".zip")

@@ -7,6 +7,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from autograder import coursedir
 from autograder.config import EXERCISES, NUMPY_EXERCISES
 from autograder.results import TestResult
 from autograder.runner import GradingFailed, run_suites
@@ -14,9 +15,10 @@ from autograder.runner import GradingFailed, run_suites
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("exercises", nargs="*", metavar="EXERCISE", help=f"any of: {', '.join(EXERCISES)} (default: all numpy exercises)")
-    parser.add_argument("--dir", default="exercises", help="directory holding your exercise files (default: exercises/)")
+    parser.add_argument("--dir", help="directory holding your exercise files (default: the course folder's exercises/)")
     parser.add_argument("--sandbox", choices=("auto", "bwrap", "none"), default="auto", help="run your code in bubblewrap when available (default)")
-    parser.add_argument("--course", help="course.toml to use")
+    parser.add_argument("--course", help="course.toml to use (default: the course folder's)")
+    coursedir.add_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -24,10 +26,16 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         print(f"dlgrade check: unknown exercise(s) {', '.join(unknown)}; choose from {', '.join(EXERCISES)}", file=sys.stderr)
         return 2
-    directory = Path(args.dir)
+    try:
+        course = coursedir.find(args.course_dir)
+    except coursedir.CourseDirError as e:
+        print(f"dlgrade check: {e}", file=sys.stderr)
+        return 2
+    directory = Path(args.dir) if args.dir else course.exercises
     if not directory.is_dir():
         print(f"dlgrade check: {directory} is not a directory; pass --dir with the folder of your exercise files", file=sys.stderr)
         return 2
+    print(course.describe())
     from autograder.sandbox import bwrap_available
 
     if args.sandbox == "auto" and not bwrap_available():
@@ -36,7 +44,9 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="dlgrade-check-") as tmp:
         try:
             checked = with_notebooks(directory, exercises, Path(tmp))
-            data = run_suites(checked, exercises, hidden=False, sandbox=args.sandbox, course=args.course)
+            # DLGRADE_CHECK: an infinite loop is stopped by CPU time and said once per function (plugin.py).
+            data = run_suites(checked, exercises, hidden=False, sandbox=args.sandbox,
+                              course=coursedir.course_file(args.course, course), env={"DLGRADE_CHECK": "1"})
         except (GradingFailed, ValueError) as e:
             print(f"dlgrade check: {e}", file=sys.stderr)
             return 2
@@ -63,7 +73,7 @@ def with_notebooks(directory: Path, exercises: list[str], tmp: Path) -> Path:
 
 def render(tests: list[TestResult], exercises: list[str], directory: Path) -> str:
     """The table of exercises and the feedback for each failed check."""
-    lines = [f"Public checks on {directory}/", ""]
+    lines = [f"Public checks on {_show(directory)}/", ""]
     lines.append(f"  {'exercise':<16}{'passed':>10}")
     for ex in exercises:
         mine = [t for t in tests if t.exercise == ex]
@@ -85,3 +95,11 @@ def render(tests: list[TestResult], exercises: list[str], directory: Path) -> st
     passed = sum(t.passed for t in tests)
     lines += ["", f"{passed} of {len(tests)} checks passed. Hidden tests run when your work is graded."]
     return "\n".join(lines)
+
+
+def _show(path: Path) -> str:
+    """path relative to the current folder when it lies below it (as the student would type it)."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

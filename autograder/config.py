@@ -43,6 +43,9 @@ class Limits:
     cpu_seconds: int = _key("CPU-time limit of one worker process, seconds", 120)
     call_timeout_s: float = _key("wall-clock limit of one call into student code, seconds", 10.0)
     test_timeout_s: float = _key("wall-clock time student code may use within one test, all calls together, seconds", 30.0)
+    check_call_cpu_s: float = _key("CPU time one call may use in `dlgrade check` (the public checks' inputs are tiny), "
+                                   "seconds: a busy loop is stopped then, whatever the machine's load; 0: no such stop",
+                                   2.0)
     submission_timeout_s: float = _key("wall-clock limit for grading one submission, seconds", 900.0)
     max_processes: int = _key("process limit of the worker (RLIMIT_NPROC)", 64)
     max_file_mb: int = _key("largest file the worker may write, MiB", 64)

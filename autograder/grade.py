@@ -21,13 +21,13 @@ import time
 import uuid
 from pathlib import Path
 
-from autograder import gradebook, reuse
+from autograder import coursedir, gradebook, reuse
 from autograder.config import EXERCISES, ConfigError, Course, default_path, load
 from autograder.late import deadline_of, lateness, submitted_at
 from autograder.progress import Progress, clock
 from autograder.results import SubmissionResult, TestResult, write_json_atomic, write_text_atomic
 from autograder.runner import GradingFailed, run_suites, suite_files
-from autograder.submissions import BadSubmission, find_entries, pack, prepare, unpack
+from autograder.submissions import BadSubmission, find_entries, pack, prepare, strays, unpack
 
 PACKAGE_DIRS = ("autograder", "dlref")
 EXAMPLES_KEY = "DLGRADE_EXAMPLES_KEY"  # a task's recordings key, when it runs on another machine
@@ -42,7 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="where results/, grades.csv and gradebook.db go")
     parser.add_argument("--only", help="comma-separated exercises to grade")
     parser.add_argument("--skip", help="comma-separated exercises not to grade")
-    parser.add_argument("--course", help="course.toml to use")
+    parser.add_argument("--course", help="course.toml to use (default: the course folder's)")
+    coursedir.add_argument(parser)
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                         help="submissions graded at once on this machine (default: the number of cores)")
     parser.add_argument("--dask", metavar="ADDRESS",
@@ -537,7 +538,8 @@ class Batch:
             mine = own.get((k, e), [])
             job.inflight.discard(e)
             job.tests[e] = mine
-            if not problem and e in job.keys and mine and self.store.put(e, job.keys[e], mine):
+            if not problem and e in job.keys and mine and self.store.put(
+                    e, job.keys[e], mine, result.get("execution_time", 0.0) / len(task.views)):
                 self.known[(e, job.keys[e])] = mine
 
     def prepare(self, student: str, entry, jobdir: Path, progress: Progress) -> Job | None:
@@ -592,6 +594,9 @@ class Batch:
         out["extra_data"]["grader_version"] = next(
             (x["grader_version"] for x in job.extras if "grader_version" in x), self.version)
         out["extra_data"]["reused"] = job.reused
+        # What its results took to grade, reused ones as when they were graded (reports chart this).
+        out["extra_data"]["graded_seconds"] = round(
+            job.seconds + sum(self.store.seconds(e, job.keys[e]) for e in job.reused), 3)
         self.record(job.student, out, job.meta, progress, timed=bool(job.extras))
         shutil.rmtree(job.jobdir, ignore_errors=True)
 
@@ -613,16 +618,38 @@ class Batch:
         return problems
 
 
+def submissions_problem(submissions: Path, out: Path) -> str:
+    """Why SUBMISSIONS and --out cannot be graded as given ('' when they can)."""
+    if not submissions.is_dir():
+        return f"{submissions} is not a folder of submissions"
+    inside = out.resolve() == submissions.resolve() or out.resolve().is_relative_to(submissions.resolve())
+    if inside:
+        return (f"--out {out} is inside the submissions folder {submissions}: the next run would grade its "
+                "results/, feedback/ and grades.csv as students; choose an --out folder outside it")
+    if not find_entries(submissions):
+        skipped = strays(submissions)
+        held = f" (only {', '.join(skipped)}, which cannot be submissions)" if skipped else ""
+        return (f"no submissions in {submissions}{held}: expected one entry per student, a folder of exercise "
+                "files, a .zip of them or a .ipynb notebook")
+    return ""
+
+
 def summary(batch: Batch, seconds: float) -> str:
     """The end-of-run table: counts, mean per exercise, slowest submissions, failures, where things are."""
     rows = batch.rows()
     graded = [r for r in rows if r.exercises is not None]
     failures = {s: r["extra_data"]["could_not_grade"] for s, r in sorted(batch.results.items())
                 if r.get("extra_data", {}).get("could_not_grade")}
-    now = len(batch.results) - len(batch.skipped)
-    lines = [f"Graded {len(graded)} of {len(batch.entries)} submission(s) in {clock(seconds)} with "
-             f"{batch.pool.describe()}: {now} graded now, {len(batch.skipped)} unchanged (--resume), "
+    unchanged = [s for s in batch.skipped if s not in failures]
+    now = len(batch.results) - len(unchanged) - len(failures)
+    # Every entry is exactly one of: graded now, unchanged since the last run, could not be graded.
+    lines = [f"{len(batch.entries)} submission(s) in {clock(seconds)} with {batch.pool.describe()}: "
+             f"{now} graded now, {len(unchanged)} unchanged since the last run (--resume), "
              f"{len(failures)} could not be graded."]
+    skipped = getattr(batch, "strays", [])
+    if skipped:
+        lines.append(f"Skipped {len(skipped)} file(s) that cannot be submissions (a submission is a folder, "
+                     f"a .zip or a .ipynb): {', '.join(skipped)}")
     if graded:
         width = max(len("total"), *(len(e) for e in batch.exercises))
         lines += ["", f"{'exercise':<{width}}  {'mean':>7}  {'max':>7}"]
@@ -675,6 +702,8 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     try:
         exercises = exercises_from(args)
+        folder = coursedir.find(getattr(args, "course_dir", None))
+        args.course = coursedir.course_file(args.course, folder)
         course = load(args.course)
         deadline_of(course.grading)
         exercises, without = with_suites(exercises, explicit=bool(args.only))
@@ -685,8 +714,9 @@ def run(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         print("dlgrade grade: --jobs must be at least 1", file=sys.stderr)
         return 2
-    if not args.submissions.is_dir():
-        print(f"dlgrade grade: {args.submissions} is not a folder of submissions", file=sys.stderr)
+    problem = submissions_problem(args.submissions, args.out)
+    if problem:
+        print(f"dlgrade grade: {problem}", file=sys.stderr)
         return 2
     from autograder.sandbox import bwrap_available
 
@@ -717,8 +747,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if without:
         print(f"dlgrade grade: no grading suites yet for {', '.join(without)}; not graded", file=sys.stderr)
+    print(f"{folder.describe()}; course.toml: {args.course or 'none, the defaults'}")
     batch = Batch(args, exercises, course, sandbox, pool)
     batch.env.update(devices)
+    batch.strays = strays(args.submissions)
     warm_up(["nbgrader.api", *([] if getattr(args, "no_report", False) else ["autograder.report"])])
     try:
         batch.run()

@@ -18,6 +18,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from autograder import coursedir
 from autograder.config import ConfigError, load
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,7 +33,8 @@ ENV_FILE = "gradescope.env"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="the bundle to write (a .zip in an existing folder)")
-    parser.add_argument("--course", type=Path, help="course.toml to bundle (default: the project's)")
+    parser.add_argument("--course", type=Path, help="course.toml to bundle (default: the course folder's)")
+    coursedir.add_argument(parser)
     parser.add_argument("--only", help="comma-separated exercises the bundle grades (default: the numpy exercises)")
     parser.add_argument("--skip", help="comma-separated exercises it does not grade")
     parser.add_argument("--with-cnn", action="store_true",
@@ -115,8 +117,10 @@ def run(args: argparse.Namespace) -> int:
     if out.is_dir():
         print(f"dlgrade gradescope: --out {out} is a folder; name a .zip file", file=sys.stderr)
         return 2
-    course_path = args.course or ROOT / "course.toml"
     try:
+        folder = coursedir.find(getattr(args, "course_dir", None))
+        course_path = coursedir.course_file(args.course, folder) or folder.course_toml
+        print(f"{folder.describe()}; course.toml: {course_path}")
         course = load(course_path)
         exercises = bundle_exercises(args, args.with_cnn or course.gradescope.with_cnn)
     except (ValueError, ConfigError) as e:

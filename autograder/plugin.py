@@ -37,6 +37,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="one worker per exercise, seeing only that exercise's view of the submission "
                          "(see autograder/reuse.py); 'views': the submission is a folder of views, one "
                          "per exercise ($DLGRADE_ISOLATE)")
+    group.addoption("--student-check", action="store_const", const="1",
+                    help="the student's own checks (dlgrade check): a busy loop is stopped after course.toml's "
+                         "limits.check_call_cpu_s of CPU time, and a function that hung is not called again "
+                         "($DLGRADE_CHECK=1)")
     group.addoption("--examples", help="folder where hypothesis tests that pass record their examples, and "
                                        "replay them for later submissions (see autograder/replay.py; "
                                        "$DLGRADE_EXAMPLES; default: off)")
@@ -49,6 +53,8 @@ def _setting(cfg: pytest.Config, option: str, env: str, default: str | None = No
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "weight(w): this test's share of its exercise's points (default 1)")
+    config.addinivalue_line("markers", "slow_calls: this test's calls may rightly run long (training): "
+                                       "no CPU-time stop per call in dlgrade check")
     course = course_config.load(_setting(config, "--course", "DLGRADE_COURSE"))
     config.stash[_state] = {"course": course, "tests": [], "rounds": [], "round": 0, "workers": None,
                             "replayed": 0}
@@ -130,8 +136,10 @@ class _Workers:
     starts: one view's code can never slow down, or take processes from, another's.
     """
 
-    def __init__(self, submission: Path, course: course_config.Course, sandbox: str, isolate: str, tmp: Path):
+    def __init__(self, submission: Path, course: course_config.Course, sandbox: str, isolate: str, tmp: Path,
+                 check: bool = False):
         self.submission, self.course, self.sandbox, self.isolate, self.tmp = submission, course, sandbox, isolate, tmp
+        self.check = check  # dlgrade check: hangs stopped by CPU time, and said once per function
         self.current: tuple[tuple[int, str] | str, Student] | None = None
         self.workers: list = []
         self._files: dict | None = None
@@ -170,8 +178,17 @@ class _Workers:
             worker = Worker(self.folder_for(exercise), limits=worker_limits(self.course.limits),
                             sandbox=self.sandbox, uid=worker_uid())
             self.workers.append(worker)
-            self.current = (key, Student(worker, test_budget=self.course.limits.test_timeout_s))
+            proxy = Student(worker, test_budget=self.course.limits.test_timeout_s)
+            proxy.hung_once = self.check
+            self.current = (key, proxy)
         return self.current[1]
+
+    def call_cpu(self, item: pytest.Item) -> float | None:
+        """CPU seconds one call of this test may use (None: only the wall-clock limit)."""
+        seconds = self.course.limits.check_call_cpu_s
+        if not self.check or not seconds or item.get_closest_marker("slow_calls"):
+            return None
+        return seconds
 
     def new_test(self, exercise: str) -> None:
         if self.current is not None and self.current[0] == self.key(exercise):
@@ -193,7 +210,8 @@ def _workers(request: pytest.FixtureRequest, course: course_config.Course, submi
     if isolate not in ("", "1", "views"):
         raise pytest.UsageError(f"DLGRADE_ISOLATE={isolate!r}: expected 1 or views")
     with tempfile.TemporaryDirectory(prefix="dlgrade-views-") as tmp:
-        workers = _Workers(submission, course, sandbox_mode, isolate, Path(tmp))
+        check = _setting(request.config, "--student-check", "DLGRADE_CHECK", "") == "1"
+        workers = _Workers(submission, course, sandbox_mode, isolate, Path(tmp), check)
         workers.round = request.config.stash[_state]["round"]
         request.config.stash[_state]["workers"] = workers
         try:
@@ -214,7 +232,9 @@ def exercise_folder(request: pytest.FixtureRequest, _workers: _Workers) -> Path:
 @pytest.fixture
 def student(request: pytest.FixtureRequest, _workers: _Workers) -> Student:
     """The submission under test, reached only through the sandboxed worker."""
-    return _workers.proxy(exercise_of(request.node))
+    proxy = _workers.proxy(exercise_of(request.node))
+    proxy.call_cpu = _workers.call_cpu(request.node)
+    return proxy
 
 
 def worker_uid() -> int:
@@ -395,8 +415,8 @@ def title_of(item: pytest.Item) -> str:
     return f"{title} [{params.id}]" if params else title
 
 
-def explain(excinfo: pytest.ExceptionInfo) -> tuple[str, str, bool]:
-    """(details, hint, grader_error) for a failed test."""
+def explain(excinfo: pytest.ExceptionInfo, printed: str = "") -> tuple[str, str, bool]:
+    """(details, hint, grader_error) for a failed test; `printed`: what the student's code printed in it."""
     exc = excinfo.value
     hint = ""
     if isinstance(exc, Mismatch):
@@ -418,6 +438,8 @@ def explain(excinfo: pytest.ExceptionInfo) -> tuple[str, str, bool]:
         if len(example) > MAX_EXAMPLE:
             example = example[:MAX_EXAMPLE] + " ..."
         details += "\nSmallest failing input found: " + example.removeprefix("Falsifying example: ")
+    if printed and not isinstance(exc, StudentError):  # a StudentError shows its own call's output
+        details += "\n" + printed
     if len(details) > MAX_DETAILS:
         details = details[:MAX_DETAILS] + "\n... (truncated)"
     return details, hint, False
@@ -449,7 +471,9 @@ class _Reporter:
             max_score=float(marker.args[0]) if marker else 1.0,  # the weight, until scored
         )
         if report.failed and call.excinfo is not None:
-            result.details, result.hint, result.grader_error = explain(call.excinfo)
+            proxy = getattr(item, "funcargs", {}).get("student")
+            printed = proxy.printed_text() if isinstance(proxy, Student) else ""
+            result.details, result.hint, result.grader_error = explain(call.excinfo, printed)
             result.kind = getattr(call.excinfo.value, "kind", "") if not result.grader_error else "grader"
         # Data for reports (e.g. the CNN's confusion matrix), from pytest's record_property.
         result.data = {k: v for k, v in item.user_properties}

@@ -43,10 +43,10 @@ def record_exercise(exercise: str, cases: list[Case], directory: Path = DATA) ->
     return dump(exercise, cases, directory)
 
 
-def record_all(directory: Path = DATA) -> list[Path]:
-    """Record every public suite that declares CASES; returns the files written."""
+def record_all(directory: Path = DATA, suites: Path = SUITES / "public") -> list[Path]:
+    """Record every public suite in `suites` that declares CASES into `directory`; returns the files written."""
     written = []
-    for path in sorted((SUITES / "public").glob("test_*.py")):
+    for path in sorted(Path(suites).glob("test_*.py")):
         cases = suite_cases(path)
         if cases:
             written.append(record_exercise(path.stem.removeprefix("test_"), cases, directory))

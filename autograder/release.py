@@ -17,9 +17,7 @@ import sys
 import tokenize
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SOLUTIONS_DIR = REPO_ROOT / "solutions"
-EXERCISES_DIR = REPO_ROOT / "exercises"
+from autograder import coursedir
 
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
@@ -108,14 +106,24 @@ def check(solutions_dir, exercises_dir) -> list[str]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--check", action="store_true", help="only compare: exit 1 if exercises/ is out of sync with solutions/")
-    parser.add_argument("--solutions", default=str(SOLUTIONS_DIR), help="the instructor's solution files (default: the repo's solutions/)")
-    parser.add_argument("--exercises", default=str(EXERCISES_DIR), help="where the stubs go (default: the repo's exercises/)")
-    parser.add_argument("--bundle", default=str(REPO_ROOT / "dist" / "student"), help="where the student bundle (folder and .zip) goes (default: dist/student)")
+    coursedir.add_argument(parser)
+    parser.add_argument("--solutions", help="the instructor's solution files (default: the course folder's solutions/)")
+    parser.add_argument("--exercises", help="where the stubs go (default: the course folder's exercises/)")
+    parser.add_argument("--bundle", help="where the student bundle (folder and .zip) goes (default: the course folder's dist/student)")
 
 
 def run(args: argparse.Namespace) -> int:
     """Exit status: 0 done or in sync, 1 out of sync (--check), 2 a solution cannot be released."""
-    solutions, exercises = Path(args.solutions), Path(args.exercises)
+    try:
+        course = coursedir.find(getattr(args, "course_dir", None), fallback=False)
+    except coursedir.CourseDirError as e:
+        print(f"dlgrade release: {e}", file=sys.stderr)
+        return 2
+    print(course.describe())
+    if course.foreign_grader():
+        print(course.foreign_grader())
+    solutions = Path(args.solutions) if args.solutions else course.solutions
+    exercises = Path(args.exercises) if args.exercises else course.exercises
     if not solutions.is_dir():
         print(f"dlgrade release: {solutions} is not a directory", file=sys.stderr)
         return 2
@@ -128,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
                     print(f"  {name}: {problems[name]}", file=sys.stderr)
                 print("run `dlgrade release` and commit the result.", file=sys.stderr)
                 return 1
-            stale = _stale_vectors()
+            stale = _stale_vectors(course)
             if stale:
                 print(f"dlgrade release --check: public vectors out of date: {', '.join(stale)}", file=sys.stderr)
                 print("run `dlgrade release` and commit the result.", file=sys.stderr)
@@ -140,13 +148,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"dlgrade release: {exc}", file=sys.stderr)
         return 2
     from autograder import bundle
-    from autograder.record import record_all
 
     print(f"wrote {len(written)} stubs to {_show(exercises)}")
-    vectors = record_all()
-    print(f"recorded public vectors for {len(vectors)} exercises")
-    archive = bundle.build(exercises, Path(args.bundle))
-    print(f"student bundle: {_show(Path(args.bundle))}/ and {_show(archive)}")
+    rewritten = update_vectors(course)
+    print(f"public vectors in {_show(course.vectors)}: "
+          + (f"recorded again: {', '.join(rewritten)}" if rewritten else "all within tolerance, none rewritten"))
+    out = Path(args.bundle) if args.bundle else course.bundle
+    archive = bundle.build(exercises, out, grader=course.grader, course_toml=course.course_toml)
+    print(f"student bundle: {_show(out)}/ and {_show(archive)}")
     return 0
 
 
@@ -156,18 +165,46 @@ def run(args: argparse.Namespace) -> int:
 VECTOR_RTOL, VECTOR_ATOL = 1e-12, 1e-15
 
 
-def _stale_vectors() -> list[str]:
+def _fresh_vectors(course: coursedir.CourseDir, tmp: Path) -> dict[str, Path]:
+    """Exercise -> the vector file recording the course's public suites now writes (into tmp)."""
+    from autograder.record import record_all
+
+    return {p.stem: p for p in record_all(tmp, course.public_suites)}
+
+
+def _stale_vectors(course: coursedir.CourseDir) -> list[str]:
     """Public vector files that differ from what recording them now would write (outputs within VECTOR_RTOL)."""
     import tempfile
 
-    from autograder.record import record_all
-    from autograder.vectors import DATA
-
     with tempfile.TemporaryDirectory() as tmp:
-        fresh = {p.stem: _cases(p.parent, p.stem) for p in record_all(Path(tmp))}
-    current = {p.stem: _cases(DATA, p.stem) for p in DATA.glob("*.json")}
+        fresh = {name: _cases(p.parent, name) for name, p in _fresh_vectors(course, Path(tmp)).items()}
+    current = {p.stem: _cases(course.vectors, p.stem) for p in course.vectors.glob("*.json")}
     return sorted(f"{name}.json" for name in fresh.keys() | current.keys()
                   if name not in fresh or name not in current or not _same_cases(fresh[name], current[name]))
+
+
+def update_vectors(course: coursedir.CourseDir) -> list[str]:
+    """Record the public vectors; write only the files out of tolerance, delete stale ones; the names changed.
+
+    A file within VECTOR_RTOL of a fresh recording is kept byte for byte, so releasing a course
+    that is in sync leaves its tree clean on any machine (whatever its BLAS's last bits).
+    """
+    import shutil
+    import tempfile
+
+    changed = []
+    with tempfile.TemporaryDirectory() as tmp:
+        fresh = _fresh_vectors(course, Path(tmp))
+        course.vectors.mkdir(parents=True, exist_ok=True)
+        for name, path in sorted(fresh.items()):
+            if not _same_cases(_cases(path.parent, name), _cases(course.vectors, name)):
+                shutil.copyfile(path, course.vectors / path.name)
+                changed.append(path.name)
+    for path in sorted(course.vectors.glob("*.json")):
+        if path.stem not in fresh:
+            path.unlink()
+            changed.append(f"{path.name} (deleted: no public suite records it)")
+    return changed
 
 
 def _cases(directory: Path, exercise: str) -> list | None:

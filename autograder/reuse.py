@@ -135,12 +135,22 @@ class Store:
         ok = isinstance(data, dict) and data.get("key") == key and isinstance(data.get("tests"), list)
         return data["tests"] if ok and reusable(data["tests"]) else None
 
-    def put(self, exercise: str, key: str, tests: list[dict]) -> bool:
+    def seconds(self, exercise: str, key: str) -> float:
+        """How long grading this view took when it was graded (0.0 when not recorded)."""
+        try:
+            value = json.loads(self._path(exercise, key).read_text()).get("seconds", 0.0)
+        except (OSError, ValueError, AttributeError):
+            return 0.0
+        return float(value) if type(value) in (int, float) and 0 <= value < 1e7 else 0.0
+
+    def put(self, exercise: str, key: str, tests: list[dict], seconds: float = 0.0) -> bool:
+        """Keep the view's tests (and its share of its task's time) for identical views; False if not reusable."""
         if not reusable(tests):
             return False
         try:
             self._path(exercise, key).parent.mkdir(parents=True, exist_ok=True)
-            write_json_atomic(self._path(exercise, key), {"key": key, "exercise": exercise, "tests": tests})
+            write_json_atomic(self._path(exercise, key), {"key": key, "exercise": exercise, "tests": tests,
+                                                          "seconds": round(seconds, 3)})
         except OSError:
             return False  # e.g. a full disk: the class is graded all the same, just without reuse
         return True

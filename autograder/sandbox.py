@@ -886,7 +886,8 @@ class Worker:
     def _error_message(self, reply: dict, module: str, function: str,
                        importing: bool) -> tuple[str, str]:
         kind, typ, msg, line = reply["kind"], reply["type"], reply["message"], reply.get("line")
-        at = f" ({module}.py, line {line})" if line else ""
+        file = reply.get("file") or f"{module}.py"
+        at = f" ({file}, line {line})" if line else ""
         if importing and kind == "exit":
             return "import_error", f"{module}.py called {msg} while being imported"
         limit = self.limits.address_space
@@ -895,7 +896,12 @@ class Worker:
         if importing and kind == "memory":
             return kind, f"importing {module}.py {memory}{at}"
         if kind == "not_implemented":
-            return kind, f"{function} is not implemented yet (it raised NotImplementedError)"
+            raiser = reply.get("raiser")
+            where = f" at {file}, line {line}" if line else ""
+            if raiser and raiser != function:  # a helper's stub, not the function called
+                return kind, (f"{function} could not run: {raiser}, which it calls, is not implemented yet "
+                              f"({raiser} raised NotImplementedError{where})")
+            return kind, f"{function} is not implemented yet (it raised NotImplementedError{where})"
         if kind == "exception":
             return kind, f"{function} raised {typ}: {msg}{at}{self._os_hint(typ, msg)}"
         if kind == "memory":
@@ -1098,6 +1104,10 @@ def _check_reply(reply, rid: int, call: bool) -> None:
     entry = reply.get("entry")
     if entry is not None and not (type(entry) is str and entry.isidentifier() and len(entry) <= 100):
         raise ProtocolError("malformed entry name")
+    for key, limit in (("raiser", 100), ("file", 200)):  # shown to the student: short and printable
+        value = reply.get(key)
+        if value is not None and not (type(value) is str and 0 < len(value) <= limit and value.isprintable()):
+            raise ProtocolError(f"malformed {key} field")
     reply["message"] = reply["message"][:2000]
     reply["type"] = reply["type"][:100]
     reply["traceback"] = reply.get("traceback", "")[:8000]

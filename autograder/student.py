@@ -17,6 +17,8 @@ FATAL_KINDS = {"timeout", "cpu_time", "crashed", "memory", "protocol", "output"}
 MAP_CHUNK = 256  # calls per round trip of `Student.map`: messages stay small, a hang is found soon
 # Failures that say the code is missing rather than wrong.
 ABSENT_KINDS = {"not_submitted", "not_implemented", "missing_function", "import_error"}
+HUNG_KINDS = {"timeout", "cpu_time"}  # the call did not return: an infinite loop, most likely
+PRINTED_CHARS, PRINTED_LINES = 1000, 20  # of what the code printed in a test, the end shown with its failure
 
 
 class StudentError(AssertionError):
@@ -83,6 +85,11 @@ class Student:
         self.last_warnings: list[str] = []  # warnings the last call emitted (e.g. overflow in exp)
         self.transcript: list | None = None  # while set, each call's (module, function, [args, kwargs])
         self._ahead: collections.deque = collections.deque()  # prefetched (request bytes, CallResult)
+        self.printed = ""  # the end of what calls that returned printed in this test (shown if it fails)
+        self.call_cpu: float | None = None  # CPU seconds per call, unless the call sets its own
+        # `dlgrade check`: a function that hung is not called again; its later tests fail the same way.
+        self.hung_once = False
+        self._hung: dict[tuple[str, str], StudentError] = {}
 
     def __getattr__(self, module: str) -> StudentModule:
         if module.startswith("_"):
@@ -94,6 +101,7 @@ class Student:
         self._fatal = None
         self._spent = 0.0
         self._ahead.clear()
+        self.printed = ""
 
     def retry(self) -> None:
         """The same test runs again: its time budget starts again, a fatal failure stands (a hang is not paid twice)."""
@@ -106,8 +114,10 @@ class Student:
             except protocol.ProtocolError:
                 self.transcript.append(None)  # the call itself will say what cannot be sent
         ahead = self._take_ahead(module, function, args, kwargs) if self._ahead else None
+        if ahead is None and self.call_cpu is not None and hasattr(self.worker, "map"):
+            return self.map(module, function, [(args, kwargs)])[0]  # the CPU-time limit is a map's
         invoke = (lambda: ahead) if ahead is not None else (lambda: self.worker.call(module, function, *args, **kwargs))
-        return self._run(function, invoke, lambda i: (args, kwargs)).value
+        return self._run(function, invoke, lambda i: (args, kwargs), module).value
 
     def prefetch(self, module: str, calls: list[tuple[str, list, dict]]) -> None:
         """Make these calls now, in one round trip, for `call` to answer from while it is asked for them in order.
@@ -151,6 +161,7 @@ class Student:
         """
         if not hasattr(self.worker, "map"):
             return [self.call(module, function, args, kwargs) for args, kwargs in calls]
+        cpu = cpu if cpu is not None else self.call_cpu
         values: list = []
         limit = getattr(getattr(self.worker, "limits", None), "timeout", None)
         per_call = timeout if limit is None else min(limit, timeout) if timeout is not None else limit
@@ -162,19 +173,21 @@ class Student:
                 chunk_timeout = min(per_call * len(chunk), left)
             limits = {"timeout": chunk_timeout, **({"cpu": cpu} if cpu is not None else {})}
             result = self._run(function, lambda: self.worker.map(module, function, chunk, **limits),
-                               lambda i: chunk[i] if i is not None and 0 <= i < len(chunk) else chunk[0])
+                               lambda i: chunk[i] if i is not None and 0 <= i < len(chunk) else chunk[0], module)
             if type(result.value) is not list or len(result.value) != len(chunk):
                 raise StudentError(f"the worker answered {len(chunk)} calls of {function} with something else "
                                    "(a forged reply?)", "protocol")
             values.extend(result.value)
         return values
 
-    def _run(self, function: str, invoke, which) -> Any:
+    def _run(self, function: str, invoke, which, module: str = "") -> Any:
         """Invoke the worker; a failure becomes a StudentError describing the call `which(index)` made."""
         if self._fatal is not None:
             # Hypothesis retries and shrinks failing examples; after a hang or a crash, every
             # retry would cost another timeout, so the first such failure stands for the test.
             raise self._fatal
+        if (module, function) in self._hung:
+            raise self._hung[(module, function)]
         self.calls += 1
         started = time.monotonic()
         result = invoke()
@@ -189,6 +202,9 @@ class Student:
             )
             raise self._fatal
         self.last_warnings = list(getattr(result, "warnings", []) or [])
+        if result.ok and getattr(result, "stdout", ""):
+            # A wrong value fails the test later, in the suite: what the code printed is kept for it.
+            self.printed = (self.printed + result.stdout)[-PRINTED_CHARS - 1:]
         if result.ok and not result.mutated:
             return result
         args, kwargs = which(getattr(result, "index", None))
@@ -211,10 +227,26 @@ class Student:
                 message += f"\n{result.traceback.rstrip()}"
         if getattr(result, "stdout", ""):
             message += f"\nYour code printed:\n{result.stdout.rstrip()}"
+        if kind in HUNG_KINDS and self.hung_once:
+            message += f"\n{function} is not called again: the later checks that call it fail with this message."
         error = StudentError(message, kind)
         if kind in FATAL_KINDS:
             self._fatal = error
+        if kind in HUNG_KINDS and self.hung_once:
+            self._hung[(module, function)] = error  # one hang costs its time once, and is said once
         raise error
+
+    def printed_text(self) -> str:
+        """What the code printed in this test, for a failure that is not a call's own ('' if nothing)."""
+        lines = self.printed.rstrip().splitlines()
+        if not lines:
+            return ""
+        if len(self.printed) > PRINTED_CHARS:
+            lines = lines[1:]  # cut short at the front: drop the partial line
+        if len(lines) > PRINTED_LINES or len(self.printed) > PRINTED_CHARS:
+            lines = lines[-PRINTED_LINES:]
+            return f"Your code printed (its last {len(lines)} lines):\n" + "\n".join(lines)
+        return "Your code printed:\n" + "\n".join(lines)
 
 
 def _request_bytes(module: str, function: str, args, kwargs) -> bytes:

@@ -10,6 +10,7 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from autograder import exercise_files
 from autograder.config import EXERCISES
 from autograder.notebook_code import convertible_notebooks
 from autograder.packing import BadSubmission, pack, unpack  # noqa: F401 - part of this module's API
@@ -21,6 +22,9 @@ NOTEBOOK_MAX_BYTES = 32 << 20
 # Archivers' litter, never part of a submission.
 JUNK = ("__MACOSX", "__pycache__", ".ipynb_checkpoints", ".git")
 KINDS = ("folder", "zip", "notebook")
+# Top-level files of an unsupported type that are still a student's attempt (graded: "unsupported
+# submission type" tells them); any other file there (README.txt, a class list) is no submission.
+ATTEMPTS = (".py", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".rar", ".7z")
 
 
 @dataclass
@@ -69,13 +73,24 @@ def student_id(path: Path) -> str:
 
 
 def find_entries(folder: Path) -> dict[str, Entry]:
-    """Student id -> Entry for every non-hidden entry directly under `folder`, sorted by id."""
+    """Student id -> Entry for every non-hidden entry directly under `folder` that can be a submission, sorted by id."""
     found: dict[str, list[Path]] = {}
     for path in sorted(Path(folder).iterdir()):
-        if path.name.startswith(".") or path.name in JUNK:
+        if path.name.startswith(".") or path.name in JUNK or is_stray(path):
             continue
         found.setdefault(student_id(path), []).append(path)
     return {s: Entry(s, paths) for s, paths in sorted(found.items())}
+
+
+def is_stray(path: Path) -> bool:
+    """A top-level file that cannot be a student's submission (a README.txt, a class list), not an attempt at one."""
+    return not path.is_dir() and kind_of(path) == "other" and not path.name.lower().endswith(ATTEMPTS)
+
+
+def strays(folder: Path) -> list[str]:
+    """Names of the entries `find_entries` skips as no submission (hidden files and archivers' litter aside)."""
+    return [p.name for p in sorted(Path(folder).iterdir())
+            if not p.name.startswith(".") and p.name not in JUNK and is_stray(p)]
 
 
 # --- unpacking --------------------------------------------------------------------------
@@ -180,9 +195,8 @@ def prepare(entry: Entry, workdir: Path) -> Prepared:
     notes: list[str] = []
     if kind == "folder":
         folder = submission_root(path)
-        notebooks = convertible_notebooks(folder)
-        if notebooks:
-            # Never write into the instructor's copy: convert in a private one.
+        if convertible_notebooks(folder) or exercise_files.renames(folder)[0]:
+            # Never write into the instructor's copy: convert and rename in a private one.
             copy = workdir / "folder"
             shutil.copytree(folder, copy, symlinks=True, ignore=shutil.ignore_patterns(*JUNK))
             folder = copy
@@ -196,11 +210,16 @@ def prepare(entry: Entry, workdir: Path) -> Prepared:
         folder.mkdir()
         (folder / "cnn.py").write_text(notebook_module(path))
         notes.append(f"graded the code cells of {path.name} as cnn.py")
+    renames, renamed = exercise_files.renames(folder)
+    for exercise, file in renames.items():
+        file.rename(folder / f"{exercise}.py")
+    notes += renamed
     for nb, exercise in convertible_notebooks(folder):
         (folder / f"{exercise}.py").write_text(notebook_module(nb))
         notes.append(f"graded the code cells of {nb.name} as {exercise}.py")
     if not any((folder / f"{e}.py").is_file() for e in EXERCISES):
-        notes.append("no exercise files found in the submission")
+        notes.append(exercise_files.none_found(folder))
+    notes += exercise_files.other_copies(folder)
     return Prepared(entry.student, folder, content_hash(folder), notes)
 
 

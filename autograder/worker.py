@@ -22,7 +22,8 @@ Requests (one frame each) and replies::
         -> {"id": n, "ok": true, "value": .., "mutated": [..], "seconds": .., "warnings": [..]}
         -> {"id": n, "ok": false, "kind": "exception" | "not_implemented" | "import_error" |
             "missing_function" | "not_submitted" | "unserializable" | "too_large" | "memory" |
-            "exit", "type": "ValueError", "message": "..", "line": 12, "traceback": ".."}
+            "exit", "type": "ValueError", "message": "..", "line": 12, "traceback": "..",
+            "raiser": "_helper", "file": "conv.py"}   (the innermost student frame, when there is one)
     {"id": n, "op": "map", "module": "conv", "function": "conv2d_forward",
      "calls": [[args, kwargs], ..], "cpu": 0.5}
         -> as one call whose "value" is the list of the calls' values, in order; the first
@@ -175,6 +176,9 @@ class Worker:
                "traceback": _clip(tb, TRACEBACK_CHARS)}
         if entry and frames and frames[0].name.isidentifier() and len(frames[0].name) <= 100:
             out["entry"] = frames[0].name  # the outermost student function (driver calls)
+        if frames:  # where it raised: a helper's stub is not the called function's
+            out["raiser"] = _clip(frames[-1].name, 100)
+            out["file"] = _clip(frames[-1].filename, 200)
         return out
 
     # --- operations --------------------------------------------------------------

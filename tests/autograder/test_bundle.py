@@ -108,6 +108,7 @@ def test_check_runs_from_an_unpacked_bundle(built, tmp_path):
     assert "activations" in done.stdout and "all pass" in done.stdout.split("perceptron")[0], done.stdout + done.stderr
     assert "not implemented yet" in done.stdout  # perceptron is still the stub
     assert done.returncode == 1
+    assert f"course folder: {home.resolve()} (the nearest course.toml" in done.stdout  # the bundle's own
 
 
 def test_requirements_cover_what_the_lab_notebook_imports(built):

@@ -254,11 +254,15 @@ def test_a_broken_solution_fails_release_without_writing_anything(repo_copy, cap
     assert {p.name: p.read_bytes() for p in exercises.glob("*.py")} == before
 
 
-def test_main_defaults_to_the_repos_directories():
+def test_main_defaults_to_the_course_folders_directories(monkeypatch, capsys):
     parser = argparse.ArgumentParser()
     add_arguments(parser)
     args = parser.parse_args([])
-    assert Path(args.solutions) == SOLUTIONS and Path(args.exercises) == EXERCISES and not args.check
+    assert args.solutions is None and args.exercises is None and args.course_dir is None and not args.check
+    monkeypatch.delenv("DLGRADE_COURSE_DIR", raising=False)
+    monkeypatch.chdir(SOLUTIONS)  # anywhere inside the course: its course.toml is found upwards
+    assert main(["--check"]) == 0
+    assert f"course folder: {REPO} (the nearest course.toml from the current folder)" in capsys.readouterr().out
 
 
 # --- the repository's own solutions and stubs ------------------------------------------------

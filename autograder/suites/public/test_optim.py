@@ -140,6 +140,7 @@ def trained(got, d, hidden, k, call):
 
 
 @pytest.mark.weight(2)
+@pytest.mark.slow_calls
 def test_train_mlp_learns(student, course):
     """train_mlp (adam, default settings) reaches the required accuracy on held-out data"""
     x, y = blobs(300, seed=1)
