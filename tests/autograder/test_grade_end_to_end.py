@@ -144,7 +144,7 @@ def test_resume_grades_again_what_the_grader_failed_on(first_run):
     root, subs, course, _ = first_run
     run = dlgrade("grade", subs, "--out", root / "out", "--course", course, "--resume")
     assert run.status == 0, run.stderr[-2000:]
-    assert f"{len(list(subs.iterdir())) - 1} unchanged (--resume)" in run.stdout
+    assert f"{len(list(subs.iterdir())) - 1} unchanged since the last run (--resume)" in run.stdout
     broken = results(root / "out")[BROKEN]
     assert not broken["extra_data"].get("could_not_grade")
     tests = cnn_tests(broken)
