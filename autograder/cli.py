@@ -5,14 +5,14 @@ import argparse
 import sys
 
 COMMANDS = {
-    "check": ("autograder.check", "run the public checks on your exercise files"),
-    "grade": ("autograder.grade", "grade every submission with the full suites"),
-    "report": ("autograder.report", "render feedback and the class summary from OUT/results"),
-    "similarity": ("autograder.similarity", "staff-only report of unusually similar code (OUT/similarity.html)"),
-    "regrade-preview": ("autograder.regrade", "grade the class again after a change and show whose scores would move"),
-    "release": ("autograder.release", "regenerate exercises/ from solutions/"),
-    "demo": ("autograder.demo", "grade the bundled sample submissions"),
-    "gradescope": ("autograder.gradescope", "build the Gradescope autograder bundle (a .zip)"),
+    "check": ("autograder.grading.check", "run the public checks on your exercise files"),
+    "grade": ("autograder.grading.grade", "grade every submission with the full suites"),
+    "report": ("autograder.reports.report", "render feedback and the class summary from OUT/results"),
+    "similarity": ("autograder.reports.similarity", "staff-only report of unusually similar code (OUT/similarity.html)"),
+    "regrade-preview": ("autograder.grading.regrade", "grade the class again after a change and show whose scores would move"),
+    "release": ("autograder.course.release", "regenerate exercises/ from solutions/"),
+    "demo": ("autograder.course.demo", "grade the bundled sample submissions"),
+    "gradescope": ("autograder.gradescope.bundle", "build the Gradescope autograder bundle (a .zip)"),
 }
 
 

@@ -3,9 +3,9 @@
 The class mixes model answers, single-bug variants from the mistake corpus
 (tests/autograder/mutants/) and missing files, drawn with a fixed seed. It is graded with
 --jobs = cores, as `dlgrade grade` runs by default: identical exercise files are graded once
-(autograder/reuse.py). Goal (issue 5): at most 1 s per submission per core.
+(autograder/grading/reuse.py). Goal (issue 5): at most 1 s per submission per core.
 
-Property tests replay the examples recorded where they first passed (autograder/replay.py).
+Property tests replay the examples recorded where they first passed (autograder/grading/replay.py).
 
 Baselines from the same run, on the first --compare submissions of the class:
   * the same files with --no-reuse --no-replay (every file graded, every example generated
@@ -36,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from autograder.config import NUMPY_EXERCISES  # noqa: E402
+from autograder.course.config import NUMPY_EXERCISES  # noqa: E402
 
 SOLUTION_SHARE, MUTANT_SHARE = 0.6, 0.3  # the rest: the file is missing
 
@@ -87,7 +87,7 @@ def copy_class(src: Path, dest: Path, n: int, distinct: bool) -> None:
 
 def grade(subs: Path, out: Path, exercises: list[str], jobs: int, *extra: str) -> tuple[float, float, int]:
     """(wall seconds, CPU seconds of the grading processes, exit status) of one `dlgrade grade` run."""
-    from autograder.sandbox import bwrap_available
+    from autograder.sandbox.client import bwrap_available
 
     cmd = [sys.executable, "-m", "autograder", "grade", str(subs), "--out", str(out), "--only", ",".join(exercises),
            "--jobs", str(jobs), *([] if bwrap_available() else ["--unsafe-no-sandbox"]), *extra]

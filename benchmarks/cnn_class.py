@@ -54,7 +54,7 @@ def train(model, x_train, y_train, x_val, y_val, callbacks=None):
 
 def variants() -> dict[str, str]:
     """student -> cnn.py source."""
-    from autograder.notebook_code import notebook_to_module
+    from autograder.grading.notebook_code import notebook_to_module
 
     answer = (ROOT / "solutions" / "cnn.py").read_text()
     reference = (ROOT / "dlref" / "cnn.py").read_text()
@@ -94,7 +94,7 @@ BARE = """
 import importlib.util, json, sys, tempfile
 sys.path.insert(0, sys.argv[1])
 import numpy as np
-from autograder import cnn_driver
+from autograder.inside import cnn_driver
 spec = importlib.util.spec_from_file_location("cnn", sys.argv[2])
 cnn = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(cnn)
@@ -107,7 +107,7 @@ print(json.dumps({"epochs": r.get("epochs"), "finished": r.get("finished")}))
 
 
 def bare_one(source: Path, data: Path, budget: float, env: dict) -> dict:
-    from autograder.cnn_sandbox import grace_seconds
+    from autograder.sandbox.cnn import grace_seconds
 
     # A train that never stops keeps running after the driver returns: the process is ended at
     # the same wall-clock limit the grader's worker has.
@@ -138,8 +138,10 @@ def main(argv=None) -> int:
 
     import numpy as np
 
-    from autograder import cnn_grading, cnn_sandbox, demo
-    from autograder.config import load
+    from autograder.cnn import grading as cnn_grading
+    from autograder.sandbox import cnn as cnn_sandbox
+    from autograder.course import demo
+    from autograder.course.config import load
 
     work = Path(tempfile.mkdtemp(prefix="dlgrade-cnn-class-"))
     try:

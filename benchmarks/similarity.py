@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from autograder.config import NUMPY_EXERCISES  # noqa: E402
+from autograder.course.config import NUMPY_EXERCISES  # noqa: E402
 from bulk import mutants  # noqa: E402
 
 MUTANT_SHARE, ZIP_SHARE = 0.3, 0.1
@@ -142,7 +142,7 @@ def main() -> int:
         cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         if done.returncode != 0:
             raise SystemExit(f"dlgrade similarity exited {done.returncode}:\n{done.stderr[-3000:]}")
-        from autograder import similarity
+        from autograder.reports import similarity
 
         found = 0
         report = similarity.build(out, exercises=list(NUMPY_EXERCISES))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import bundle
+from autograder.course import bundle
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -67,7 +67,7 @@ def test_no_module_imports_the_reference(built):
         for node in ast.walk(tree):
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
             names += [node.module or ""] if isinstance(node, ast.ImportFrom) else []
-            bad = [n for n in names if n.split(".")[0] == "dlref" or n.startswith(("autograder.mistakes", "autograder.differential", "autograder.record"))]
+            bad = [n for n in names if n.split(".")[0] == "dlref" or n.startswith(("autograder.mistakes", "autograder.suites.differential", "autograder.course.record"))]
             assert not bad, f"{path.relative_to(out)} imports {bad}"
 
 
@@ -137,7 +137,7 @@ def test_check_cnn_accepts_the_lab_notebook_alone(built, tmp_path):
     """`python3 -m autograder check cnn` from the bundle, on a folder holding only the (solved) lab notebook."""
     import importlib.util
 
-    from autograder.sandbox import bwrap_available
+    from autograder.sandbox.client import bwrap_available
 
     if importlib.util.find_spec("keras") is None or not bwrap_available():
         pytest.skip("needs Keras and bubblewrap (make install installs both)")

@@ -11,12 +11,12 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from autograder import plugin
-from autograder.config import parse
-from autograder import results
-from autograder.runner import run_suites
-from autograder.sandbox import CallResult, Limits, Worker
-from autograder.student import PRINTED_LINES, Student, StudentError
+from autograder.suites import plugin
+from autograder.course.config import parse
+from autograder.grading import results
+from autograder.grading.runner import run_suites
+from autograder.sandbox.client import CallResult, Limits, Worker
+from autograder.suites.student import PRINTED_LINES, Student, StudentError
 
 ROOT = Path(__file__).resolve().parents[2]
 SOLUTION = (ROOT / "solutions" / "activations.py").read_text()
@@ -73,8 +73,8 @@ def test_a_stub_in_a_helper_is_named_with_its_file_and_line(tmp_path):
 
 
 def test_a_forged_raiser_field_is_a_protocol_error():
-    from autograder.protocol import ProtocolError
-    from autograder.sandbox import _check_reply
+    from autograder.inside.protocol import ProtocolError
+    from autograder.sandbox.client import _check_reply
 
     reply = {"id": 1, "ok": False, "kind": "not_implemented", "type": "NotImplementedError", "message": "",
              "traceback": "", "line": 3, "raiser": "a\nb"}

@@ -18,10 +18,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder import cnn_grading, cnn_sandbox, runner
-from autograder import sandbox as S
-from autograder.config import Cnn, parse
-from autograder.grade import check_cnn_options, submission_timeout, suite_env
+from autograder.cnn import grading as cnn_grading
+from autograder.sandbox import cnn as cnn_sandbox
+from autograder.grading import runner
+from autograder.sandbox import client as S
+from autograder.course.config import Cnn, parse
+from autograder.grading.grade import check_cnn_options, submission_timeout, suite_env
 
 ROOT = Path(__file__).resolve().parents[2]
 HIDDEN = runner.SUITES / "hidden" / "test_cnn.py"
@@ -515,7 +517,7 @@ def test_gpu_files_that_no_backend_can_use(monkeypatch):
 @needs_grading
 def test_notebook_submission_grades_like_the_py(tmp_path_factory, course_file, solution_graded):
     """The lab notebook, submitted alone, is graded through its code cells exactly as cnn.py is."""
-    from autograder import submissions
+    from autograder.grading import submissions
 
     entries = tmp_path_factory.mktemp("class")
     shutil.copy2(ROOT / "solutions" / "cnn_fashion_mnist.ipynb", entries / "nora.ipynb")

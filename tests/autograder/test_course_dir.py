@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder import coursedir, vectors
-from autograder.release import VECTOR_RTOL, main
+from autograder.course import coursedir
+from autograder.course import vectors
+from autograder.course.release import VECTOR_RTOL, main
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from autograder import grade, pool
-from autograder.reuse import round_exercises, rounds_of
-from autograder.pool import worker_uid
-from autograder.progress import Progress
+from autograder.grading import grade
+from autograder.grading import pool
+from autograder.grading.reuse import round_exercises, rounds_of
+from autograder.grading.pool import worker_uid
+from autograder.grading.progress import Progress
 
 EXERCISES = ["activations", "losses"]
 
@@ -318,7 +319,7 @@ def test_unreachable_dask_scheduler_is_bad_usage(fake, klass, tmp_path, capsys, 
 
 
 def test_cnn_on_gpu_asks_dask_for_a_gpu_worker(klass, tmp_path):
-    from autograder.config import Course
+    from autograder.course.config import Course
 
     def resources(exercises, task, **kw):
         return grade.Batch(args_for(klass, tmp_path, **kw), exercises, Course(), "none", None).resources(task)

@@ -25,7 +25,7 @@ GRADED = ["ana", "bob", "carl", "dora", "uid"]  # go through the suites; the oth
 
 
 def sandbox_flags() -> list[str]:
-    from autograder.sandbox import bwrap_available
+    from autograder.sandbox.client import bwrap_available
 
     return [] if bwrap_available() else ["--unsafe-no-sandbox"]
 
@@ -102,7 +102,7 @@ def test_class_is_graded_with_clear_messages(uninterrupted):
 
 
 def test_sandboxes_run_under_a_per_slot_uid(uninterrupted):
-    from autograder.sandbox import bwrap_available
+    from autograder.sandbox.client import bwrap_available
 
     if not bwrap_available():
         pytest.skip("uids are only set inside the bubblewrap sandbox")

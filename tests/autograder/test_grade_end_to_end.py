@@ -16,8 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from autograder import cli, cnn_sandbox, demo, grade
-from autograder.sandbox import bwrap_available
+from autograder import cli
+from autograder.sandbox import cnn as cnn_sandbox
+from autograder.course import demo
+from autograder.grading import grade
+from autograder.sandbox.client import bwrap_available
 
 SMALL_CNN = {"train_limit": 1500, "test_limit": 500, "budget_cpu_s": 8.0, "accuracy_thresholds": [0.3, 0.5, 0.6]}
 BROKEN = "cleo-grader-broke"  # the grader fails on this student's CNN (a device plan that does not read)

@@ -1,8 +1,8 @@
 """The sample class in examples/submissions/ (used by `make demo`) is up to date and covers every kind of entry."""
 from pathlib import Path
 
-from autograder import demo
-from autograder.submissions import find_entries
+from autograder.course import demo
+from autograder.grading.submissions import find_entries
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 
 from autograder.cli import main
-from autograder.submissions import find_entries, prepare, strays
+from autograder.grading.submissions import find_entries, prepare, strays
 
 ROOT = Path(__file__).resolve().parents[2]
 SOLUTION = (ROOT / "solutions" / "activations.py").read_text()
 
 
 def sandbox_flags() -> list[str]:
-    from autograder.sandbox import bwrap_available
+    from autograder.sandbox.client import bwrap_available
 
     return [] if bwrap_available() else ["--unsafe-no-sandbox"]
 

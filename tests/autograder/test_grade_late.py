@@ -4,8 +4,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from autograder.config import ConfigError, Grading
-from autograder.late import Late, deadline_of, lateness, latest_mtime, parse_timestamp, submitted_at
+from autograder.course.config import ConfigError, Grading
+from autograder.grading.late import Late, deadline_of, lateness, latest_mtime, parse_timestamp, submitted_at
 
 UTC = timezone.utc
 DEADLINE = "2026-03-01T23:59:00+00:00"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import submissions
-from autograder.submissions import BadSubmission, content_hash, extract_zip, find_entries, pack, prepare, unpack
+from autograder.grading import submissions
+from autograder.grading.submissions import BadSubmission, content_hash, extract_zip, find_entries, pack, prepare, unpack
 
 ROOT = Path(__file__).resolve().parents[2]
 

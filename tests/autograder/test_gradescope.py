@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from autograder import gradescope_run as gr
+from autograder.gradescope import run as gr
 from autograder.cli import main as cli_main
-from autograder.config import Gradescope, parse
-from autograder.late import Late
+from autograder.course.config import Gradescope, parse
+from autograder.grading.late import Late
 
 ROOT = Path(__file__).resolve().parents[2]
 SOLUTIONS = ROOT / "solutions"
@@ -126,7 +126,7 @@ def test_bundle_holds_the_grader_and_nothing_of_the_answers(bundle):
         env = zf.read("gradescope.env").decode()
     names = set(infos)
     for required in ("setup.sh", "run_autograder", "pyproject.toml", "README.md", "course.toml",
-                     "autograder/gradescope_run.py", "autograder/worker.py", "dlref/conv.py",
+                     "autograder/gradescope/run.py", "autograder/inside/worker.py", "dlref/conv.py",
                      "autograder/suites/pytest.ini", "autograder/suites/hidden/test_conv.py",
                      "autograder/suites/public/test_conv.py"):
         assert required in names, required
@@ -400,7 +400,7 @@ def test_unsandboxed_student_code_runs_unprivileged(bundle, tmp_path):
 
 @as_root
 def test_worker_refuses_root_when_the_drop_is_required_but_impossible(tmp_path, monkeypatch):
-    from autograder import sandbox
+    from autograder.sandbox import client as sandbox
 
     (tmp_path / "m.py").write_text("import os\n\ndef uid():\n    return os.getuid()\n")
     monkeypatch.setattr(sandbox, "drop_problem", lambda *a: "a Python only root can read")
@@ -415,7 +415,7 @@ def test_worker_refuses_root_when_the_drop_is_required_but_impossible(tmp_path, 
 # --- gradescope_run's decisions, in process ----------------------------------------------------------
 
 def test_sandbox_choice(monkeypatch):
-    from autograder import sandbox
+    from autograder.sandbox import client as sandbox
 
     monkeypatch.setattr(sandbox, "bwrap_problem", lambda: None)
     monkeypatch.setattr(sandbox, "drop_problem", lambda *a: None)

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.config import NUMPY_EXERCISES
-from autograder.runner import run_suites, suite_files
+from autograder.course.config import NUMPY_EXERCISES
+from autograder.grading.runner import run_suites, suite_files
 
 ROOT = Path(__file__).resolve().parents[2]
 GRADED = [e for e in NUMPY_EXERCISES if suite_files([e], hidden=True)]

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import grade
-from autograder.sandbox import bwrap_available
+from autograder.grading import grade
+from autograder.sandbox.client import bwrap_available
 
 ROOT = Path(__file__).resolve().parents[2]
 STUB = (ROOT / "exercises" / "activations.py").read_text()
@@ -28,7 +28,7 @@ HOSTILE = {
         def pytest_runtest_makereport(item, call):
             outcome = yield
             outcome.get_result().outcome = "passed"
-        """, "pytest.ini": "[pytest]\naddopts = -p no:autograder.plugin\n", "sitecustomize.py": "import os; os._exit(0)\n"}),
+        """, "pytest.ini": "[pytest]\naddopts = -p no:autograder.suites.plugin\n", "sitecustomize.py": "import os; os._exit(0)\n"}),
     "shadow_numpy": (STUB, {"numpy.py": "def allclose(*a, **k):\n    return True\n"}),
     "patched_numpy": ("import numpy as np\nnp.allclose = lambda *a, **k: True\nnp.testing.assert_allclose = lambda *a, **k: None\n" + STUB, {}),
     "reads_reference": (f"exec(open({str(ROOT / 'dlref' / 'activations.py')!r}).read())\n", {}),

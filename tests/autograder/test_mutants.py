@@ -1,7 +1,7 @@
 """Every classic mistake in tests/autograder/mutants/ loses points, most with the right hint.
 
 Each mutant is graded twice: by hypothesis as such, and replaying the examples the model
-answers recorded (autograder/replay.py). Both must give the same results to the character,
+answers recorded (autograder/grading/replay.py). Both must give the same results to the character,
 and every test the mutant passes must record exactly the model answers' examples.
 """
 import importlib.util
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.config import NUMPY_EXERCISES
-from autograder.runner import run_suites
+from autograder.course.config import NUMPY_EXERCISES
+from autograder.grading.runner import run_suites
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = Path(__file__).resolve().parent / "mutants"

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from nbformat import v4
 
-from autograder.notebooks import notebook_to_module, student_notebook
-from autograder.release import ReleaseError, check, main, release
+from autograder.course.notebooks import notebook_to_module, student_notebook
+from autograder.course.release import ReleaseError, check, main, release
 
 REPO = Path(__file__).resolve().parents[2]
 SOLUTIONS = REPO / "solutions"

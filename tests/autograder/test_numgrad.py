@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from autograder.numgrad import numerical_grad, numerical_grad_many, numerical_vjp, numerical_vjp_many
+from autograder.suites.numgrad import numerical_grad, numerical_grad_many, numerical_vjp, numerical_vjp_many
 
 
 @pytest.mark.parametrize("shape", [(1,), (3, 4), (2, 3, 2)])

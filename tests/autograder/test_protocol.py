@@ -1,4 +1,4 @@
-"""autograder.protocol: plain-data round trips, refusals, and hostile bytes."""
+"""autograder.inside.protocol: plain-data round trips, refusals, and hostile bytes."""
 import json
 import os
 import struct
@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from autograder import protocol as P
-from autograder.protocol import ProtocolError, TooLargeError, UnserializableError
+from autograder.inside import protocol as P
+from autograder.inside.protocol import ProtocolError, TooLargeError, UnserializableError
 
 
 def roundtrip(obj, **caps):

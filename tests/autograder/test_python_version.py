@@ -5,7 +5,7 @@ import sys
 import tomllib
 from pathlib import Path
 
-from autograder import bundle
+from autograder.course import bundle
 
 ROOT = Path(__file__).resolve().parents[2]
 

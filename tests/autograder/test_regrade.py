@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from autograder import cli, config, scorediff
-from autograder.plugin import score
-from autograder.results import SubmissionResult
-from autograder.results import TestResult as Result  # pytest would collect a Test* name
+from autograder import cli
+from autograder.course import config
+from autograder.grading import scorediff
+from autograder.suites.plugin import score
+from autograder.grading.results import SubmissionResult
+from autograder.grading.results import TestResult as Result  # pytest would collect a Test* name
 
 TESTS = ["t1", "t2", "t3", "t4"]
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import scorediff
+from autograder.grading import scorediff
 
 ROOT = Path(__file__).resolve().parents[2]
 SOLUTION = (ROOT / "solutions" / "activations.py").read_text()
@@ -29,7 +29,7 @@ NEW_TEST = f'''
 
 def test_tanh_at_a_point(student):
     """tanh matches the reference at z = {POINT}"""
-    from autograder.config import Tolerances
+    from autograder.course.config import Tolerances
 
     agree(student.activations.tanh, ref.tanh, np.array([{POINT}, -{POINT}]), tol=Tolerances(rtol=1e-3, atol=1e-6))
 '''
@@ -37,7 +37,7 @@ NEW_ID = "activations::hidden::test_tanh_at_a_point"
 
 
 def sandbox_flags() -> list[str]:
-    from autograder.sandbox import bwrap_available
+    from autograder.sandbox.client import bwrap_available
 
     return [] if bwrap_available() else ["--unsafe-no-sandbox"]
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.contract import CONTRACT, NUMPY_EXERCISES, contract_problems, expected_signature, signature_problem
-from autograder.release import HEADER, ReleaseError, add_arguments, check, main, release, strip_solutions
+from autograder.course.contract import CONTRACT, NUMPY_EXERCISES, contract_problems, expected_signature, signature_problem
+from autograder.course.release import HEADER, ReleaseError, add_arguments, check, main, release, strip_solutions
 
 REPO = Path(__file__).resolve().parents[2]
 SOLUTIONS = REPO / "solutions"
@@ -425,8 +425,8 @@ def test_signature_problem_catches_renamed_reordered_and_missing_defaults():
 
 
 def test_vectors_are_stale_beyond_the_last_bits_only(tmp_path):
-    from autograder.release import VECTOR_RTOL, _same_cases
-    from autograder.vectors import recorded
+    from autograder.course.release import VECTOR_RTOL, _same_cases
+    from autograder.course.vectors import recorded
 
     cases = recorded("conv")
     again = recorded("conv")

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from hypothesis import strategies as st
 
-from autograder import protocol, replay
-from autograder.runner import run_suites
+from autograder.inside import protocol
+from autograder.grading import replay
+from autograder.grading.runner import run_suites
 
 ROOT = Path(__file__).resolve().parents[2]
 

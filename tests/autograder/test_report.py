@@ -18,10 +18,15 @@ import numpy as np
 import pytest
 from markupsafe import escape
 
-from autograder import analytics, cli, cnn_grading, cnn_sandbox, demo, mistakes, report
-from autograder.results import SubmissionResult
-from autograder.results import TestResult as Result  # pytest would collect a Test* name
-from autograder.sandbox import bwrap_available
+from autograder import cli, mistakes
+from autograder.reports import analytics
+from autograder.cnn import grading as cnn_grading
+from autograder.sandbox import cnn as cnn_sandbox
+from autograder.course import demo
+from autograder.reports import report
+from autograder.grading.results import SubmissionResult
+from autograder.grading.results import TestResult as Result  # pytest would collect a Test* name
+from autograder.sandbox.client import bwrap_available
 
 SAMPLE = ("ada-perfect", "cara-softmax-overflow", "gus-crashing", "jo-zipped.zip")
 NO_ACTIVATIONS = "nora-no-activations"

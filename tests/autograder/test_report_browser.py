@@ -14,9 +14,11 @@ import numpy as np
 import pytest
 from matplotlib import image as mpimg
 
-from autograder import cnn_grading, cnn_sandbox, report
-from autograder.results import SubmissionResult
-from autograder.results import TestResult as Result  # pytest would collect a Test* name
+from autograder.cnn import grading as cnn_grading
+from autograder.sandbox import cnn as cnn_sandbox
+from autograder.reports import report
+from autograder.grading.results import SubmissionResult
+from autograder.grading.results import TestResult as Result  # pytest would collect a Test* name
 
 ROOT = Path(__file__).resolve().parents[2]
 WIDTH, HEIGHT = 1280, 1600

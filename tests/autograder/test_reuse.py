@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import reuse
-from autograder.runner import run_suites
+from autograder.grading import reuse
+from autograder.grading.runner import run_suites
 
 ROOT = Path(__file__).resolve().parents[2]
 SALT = {"grader": "1.0", "course": "c0", "options": {}, "sandbox": "bwrap"}
@@ -125,8 +125,8 @@ def test_isolated_exercises_see_only_their_view(tmp_path):
 
 
 def test_an_exercise_whose_tests_come_round_again_gets_the_same_view(tmp_path):
-    from autograder.config import load
-    from autograder.plugin import _Workers
+    from autograder.course.config import load
+    from autograder.suites.plugin import _Workers
 
     sub = tmp_path / "sub"
     sub.mkdir()
@@ -141,7 +141,7 @@ def test_an_exercise_whose_tests_come_round_again_gets_the_same_view(tmp_path):
 
 def test_rounds_of_views_grade_each_view_as_alone(tmp_path):
     """One session grading three students' views in rounds gives each the results it gets alone."""
-    from autograder.reuse import ROUND_EXERCISES
+    from autograder.grading.reuse import ROUND_EXERCISES
 
     course = tmp_path / "course.toml"
     course.write_text("[grading]\nmax_examples = 5\n")

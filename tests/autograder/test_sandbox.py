@@ -1,4 +1,4 @@
-"""autograder.sandbox: hostile submissions against the bubblewrap worker (and the unsandboxed one).
+"""autograder.sandbox.client: hostile submissions against the bubblewrap worker (and the unsandboxed one).
 
 Each hostile behaviour is written as a student file in tmp_path. Every test
 checks the kind and message of the failing call, that the next call on the
@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder import sandbox as S
-from autograder.sandbox import CallResult, Limits, Worker
+from autograder.sandbox import client as S
+from autograder.sandbox.client import CallResult, Limits, Worker
 
 PROJECT = Path(__file__).resolve().parents[2]
 VENV_SITE = Path(np.__file__).resolve().parents[1]
@@ -408,7 +408,7 @@ def test_missing_submission_folder(tmp_path):
 def test_project_files_are_not_visible(worker):
     paths = [str(PROJECT / p) for p in ("dlref/conv.py", "dlref/__init__.py", "solutions/conv.py",
                                         "tests/conftest.py", "pyproject.toml",
-                                        "autograder/sandbox.py", "autograder/worker.py")]
+                                        "autograder/sandbox/client.py", "autograder/inside/worker.py")]
     paths += ["/etc/shadow", "/root/.bash_history"]
     r = worker.call("peek", "try_paths", paths)
     assert r.ok and r.value == {p: "FileNotFoundError" for p in paths}
@@ -843,7 +843,7 @@ def test_worker_runs_from_a_venv_under_tmp(tmp_path):
     (site / "outer.pth").write_text(str(VENV_SITE) + "\n")  # numpy from the project's venv
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "m.py").write_text("def f(x):\n    return x + 1\n")
-    code = ("import sys; sys.path.insert(0, sys.argv[1]); from autograder.sandbox import Worker; "
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); from autograder.sandbox.client import Worker; "
             "w = Worker(sys.argv[2], sandbox='bwrap'); r = w.call('m', 'f', 41); print(r.ok, r.value, r.message); w.close()")
     done = subprocess.run([str(venv / "bin" / "python"), "-c", code, str(PROJECT), str(tmp_path / "sub")],
                           capture_output=True, text=True, timeout=120)

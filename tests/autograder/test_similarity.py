@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from autograder import cli, grade, similarity
-from autograder.fingerprints import Settings, compare_exercise, marked
+from autograder import cli
+from autograder.grading import grade
+from autograder.reports import similarity
+from autograder.reports.fingerprints import Settings, compare_exercise, marked
 
 HERE = Path(__file__).resolve().parent
 _spec = importlib.util.spec_from_file_location("similarity_class", HERE / "similarity_class.py")
@@ -101,7 +103,7 @@ def test_marked_escapes_and_merges_overlapping_spans():
 
 def fake_suites(submission, exercises, *, hidden, sandbox, course, timeout, env):
     """One passing test per exercise (the similarity report does not read scores)."""
-    from autograder.reuse import round_exercises, rounds_of
+    from autograder.grading.reuse import round_exercises, rounds_of
 
     views = env.get("DLGRADE_ISOLATE") == "views"
     tests, rounds = [], []
@@ -213,7 +215,7 @@ def test_bad_input_is_explained(tmp_path, capsys, setup, argv, message):
 
 def test_student_feedback_never_links_the_similarity_report(graded):
     subs, out = graded
-    from autograder import report
+    from autograder.reports import report
 
     report.write_reports(out)
     for path in (out / "feedback").iterdir():

@@ -5,8 +5,8 @@ import time
 import numpy as np
 import pytest
 
-from autograder.sandbox import Limits, Worker
-from autograder.student import MAP_CHUNK, Student, StudentError
+from autograder.sandbox.client import Limits, Worker
+from autograder.suites.student import MAP_CHUNK, Student, StudentError
 
 CODE = """
     import time
@@ -96,7 +96,7 @@ def test_a_hanging_call_in_a_map_times_out_within_the_test_budget(student):
 def test_map_without_a_worker_map_falls_back_to_calls():
     class Plain:
         def call(self, module, function, *args, **kwargs):
-            from autograder.sandbox import CallResult
+            from autograder.sandbox.client import CallResult
             return CallResult(ok=True, value=args[0] * 2)
 
     assert Student(Plain()).mod.double.map([(1,), (2,)]) == [2, 4]

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from autograder import analytics, report
-from autograder.config import EXERCISES
-from autograder.results import SubmissionResult
-from autograder.results import TestResult as Result  # pytest would collect a Test* name
+from autograder.reports import analytics
+from autograder.reports import report
+from autograder.course.config import EXERCISES
+from autograder.grading.results import SubmissionResult
+from autograder.grading.results import TestResult as Result  # pytest would collect a Test* name
 
 ROOT = Path(__file__).resolve().parents[2]
 SOLUTION = (ROOT / "solutions" / "activations.py").read_text()
@@ -60,7 +61,7 @@ def test_the_time_chart_uses_the_time_results_took_when_graded():
 
 
 def sandbox_flags() -> list[str]:
-    from autograder.sandbox import bwrap_available
+    from autograder.sandbox.client import bwrap_available
 
     return [] if bwrap_available() else ["--unsafe-no-sandbox"]
 

@@ -4,9 +4,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from autograder.differential import agree
-from autograder.expect import array_like, call_text, check
-from autograder.strategies import arrays
+from autograder.suites.differential import agree
+from autograder.suites.expect import array_like, call_text, check
+from autograder.suites.strategies import arrays
 from dlref import activations as ref
 
 ELEMENTWISE = ["sigmoid", "sigmoid_grad", "tanh", "tanh_grad", "relu", "relu_grad"]

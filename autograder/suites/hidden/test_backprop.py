@@ -6,12 +6,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autograder.differential import agree
-from autograder.expect import array_like, assert_close, call_text, check, matching_hint
-from autograder.feedback import GraderError, Mismatch, abbrev
+from autograder.suites.differential import agree
+from autograder.suites.expect import array_like, assert_close, call_text, check, matching_hint
+from autograder.suites.feedback import GraderError, Mismatch, abbrev
 from autograder.mistakes import hints_for
-from autograder.numgrad import numerical_grad_many, numerical_vjp
-from autograder.strategies import one_hot
+from autograder.suites.numgrad import numerical_grad_many, numerical_vjp
+from autograder.suites.strategies import one_hot
 from dlref import activations
 from dlref import backprop as ref
 

@@ -19,10 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from autograder import cnn_grading, cnn_sandbox
-from autograder import config as course_config
-from autograder.feedback import GraderError
-from autograder.student import StudentError
+from autograder.cnn import grading as cnn_grading
+from autograder.sandbox import cnn as cnn_sandbox
+from autograder.course import config as course_config
+from autograder.suites.feedback import GraderError
+from autograder.suites.student import StudentError
 
 ACCURACY_WEIGHT = 10.0  # all accuracy steps together; every other CNN test, public or hidden, weighs 1
 

@@ -6,11 +6,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autograder.differential import agree, hint
-from autograder.expect import array_like, assert_close, call_text, check
-from autograder.feedback import Mismatch, abbrev, difference
+from autograder.suites.differential import agree, hint
+from autograder.suites.expect import array_like, assert_close, call_text, check
+from autograder.suites.feedback import Mismatch, abbrev, difference
 from autograder.mistakes import hints_for
-from autograder.numgrad import numerical_vjp
+from autograder.suites.numgrad import numerical_vjp
 from dlref import conv as ref
 
 PARTS = ("dx", "dw", "db")

@@ -7,11 +7,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from autograder.differential import agree, hint
-from autograder.expect import assert_close
-from autograder.feedback import describe_call
-from autograder.numgrad import numerical_grad
-from autograder.strategies import arrays, one_hot
+from autograder.suites.differential import agree, hint
+from autograder.suites.expect import assert_close
+from autograder.suites.feedback import describe_call
+from autograder.suites.numgrad import numerical_grad
+from autograder.suites.strategies import arrays, one_hot
 from dlref import losses as ref
 
 SHAPES = hnp.array_shapes(min_dims=1, max_dims=2, min_side=1, max_side=5)

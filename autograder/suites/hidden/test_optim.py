@@ -5,9 +5,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from autograder.differential import agree
-from autograder.expect import array_like, call_text, check
-from autograder.feedback import abbrev
+from autograder.suites.differential import agree
+from autograder.suites.expect import array_like, call_text, check
+from autograder.suites.feedback import abbrev
 from dlref import optim as ref
 from dlref.backprop import mlp_forward
 

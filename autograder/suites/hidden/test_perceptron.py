@@ -5,8 +5,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from autograder.differential import agree
-from autograder.strategies import arrays, floats
+from autograder.suites.differential import agree
+from autograder.suites.strategies import arrays, floats
 from dlref import perceptron as ref
 
 ACTIVATIONS = ["sigmoid", "tanh", "relu", "linear"]

@@ -5,11 +5,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from autograder.differential import agree, hint
-from autograder.expect import array_like, assert_close, call_text, check
-from autograder.feedback import Mismatch
-from autograder.numgrad import numerical_grad, numerical_vjp, rel_error
-from autograder.strategies import arrays
+from autograder.suites.differential import agree, hint
+from autograder.suites.expect import array_like, assert_close, call_text, check
+from autograder.suites.feedback import Mismatch
+from autograder.suites.numgrad import numerical_grad, numerical_vjp, rel_error
+from autograder.suites.strategies import arrays
 from dlref import regularization as ref
 
 RATES = [0.0, 0.1, 0.2, 0.25, 0.75, 0.8, 0.9]  # 0.5 would hide keep/drop swapped and / rate vs / (1 - rate)

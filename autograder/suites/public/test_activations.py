@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 from hypothesis import given
 
-from autograder.expect import array_like, call_text, check
-from autograder.numgrad import numerical_vjp_many, rel_error
-from autograder.strategies import arrays
-from autograder.vectors import case, check_recorded, recorded
+from autograder.suites.expect import array_like, call_text, check
+from autograder.suites.numgrad import numerical_vjp_many, rel_error
+from autograder.suites.strategies import arrays
+from autograder.course.vectors import case, check_recorded, recorded
 
 Z = np.array([-1000.0, -20.0, -2.5, -0.5, 0.0, 0.5, 2.5, 20.0, 1000.0])
 M = np.array([[1.0, 2.0, 3.0], [-1.0, 0.0, 1000.0]])

@@ -2,11 +2,11 @@
 import numpy as np
 import pytest
 
-from autograder.expect import array_like, call_text, check
-from autograder.feedback import GraderError, abbrev
-from autograder.numgrad import numerical_grad_many, numerical_vjp_many
-from autograder.strategies import one_hot
-from autograder.vectors import case, check_recorded, recorded
+from autograder.suites.expect import array_like, call_text, check
+from autograder.suites.feedback import GraderError, abbrev
+from autograder.suites.numgrad import numerical_grad_many, numerical_vjp_many
+from autograder.suites.strategies import one_hot
+from autograder.course.vectors import case, check_recorded, recorded
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid")
 GAP = 0.05  # smallest |pre-activation| allowed in gradient checks: far from relu's kink at 0 (h = 1e-6)

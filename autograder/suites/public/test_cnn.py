@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder import cnn_sandbox
-from autograder.feedback import GraderError
-from autograder.student import StudentError
+from autograder.sandbox import cnn as cnn_sandbox
+from autograder.suites.feedback import GraderError
+from autograder.suites.student import StudentError
 
 BATCH = 4
 SMOKE_IMAGES = 256

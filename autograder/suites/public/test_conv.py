@@ -4,9 +4,9 @@ import pytest
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
-from autograder.expect import array_like, call_text, check
-from autograder.numgrad import numerical_vjp_many, rel_error
-from autograder.vectors import case, check_recorded, recorded
+from autograder.suites.expect import array_like, call_text, check
+from autograder.suites.numgrad import numerical_vjp_many, rel_error
+from autograder.course.vectors import case, check_recorded, recorded
 
 # Hypothesis' explain phase re-runs a failing test up to hundreds of times (seconds) for notes the
 # feedback never shows; the shrunk example is kept.

@@ -5,11 +5,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from autograder.expect import array_like, call_text, check
-from autograder.feedback import Mismatch, abbrev
-from autograder.numgrad import numerical_grad_many, rel_error
-from autograder.strategies import arrays, floats, one_hot
-from autograder.vectors import case, check_recorded, recorded
+from autograder.suites.expect import array_like, call_text, check
+from autograder.suites.feedback import Mismatch, abbrev
+from autograder.suites.numgrad import numerical_grad_many, rel_error
+from autograder.suites.strategies import arrays, floats, one_hot
+from autograder.course.vectors import case, check_recorded, recorded
 
 A = np.array([[1.5, -0.5, 2.0], [0.0, 3.0, -1.0]])
 B = np.array([[1.0, 0.5, 2.0], [-1.0, 2.5, 0.5]])

@@ -5,9 +5,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from autograder.expect import array_like, call_text, check
-from autograder.feedback import abbrev
-from autograder.vectors import case, check_recorded, recorded
+from autograder.suites.expect import array_like, call_text, check
+from autograder.suites.feedback import abbrev
+from autograder.course.vectors import case, check_recorded, recorded
 
 _rng = np.random.default_rng(3)
 W = _rng.normal(size=(2, 3))

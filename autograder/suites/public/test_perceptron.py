@@ -7,11 +7,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from autograder.expect import array_like, call_text, check
-from autograder.feedback import Mismatch, abbrev
-from autograder.strategies import arrays, floats
-from autograder.student import StudentError
-from autograder.vectors import case, check_recorded, recorded
+from autograder.suites.expect import array_like, call_text, check
+from autograder.suites.feedback import Mismatch, abbrev
+from autograder.suites.strategies import arrays, floats
+from autograder.suites.student import StudentError
+from autograder.course.vectors import case, check_recorded, recorded
 
 # z = x @ W + b is exactly 0 on rows 0 and 2 (b = 0): perceptron_predict must give 1 there.
 X = np.array([[1.0, 1.0], [2.0, -1.0], [0.0, 0.0], [-1.0, 0.5], [0.5, 2.0]])

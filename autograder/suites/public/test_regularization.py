@@ -5,11 +5,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from autograder.expect import array_like, assert_close, call_text, check
-from autograder.feedback import Mismatch
-from autograder.numgrad import numerical_grad_many, numerical_vjp_many, rel_error
-from autograder.strategies import arrays
-from autograder.vectors import case, check_recorded, recorded
+from autograder.suites.expect import array_like, assert_close, call_text, check
+from autograder.suites.feedback import Mismatch
+from autograder.suites.numgrad import numerical_grad_many, numerical_vjp_many, rel_error
+from autograder.suites.strategies import arrays
+from autograder.course.vectors import case, check_recorded, recorded
 
 X = np.array([[1.0, -2.0, 3.0, 0.5], [-0.5, 4.0, -1.5, 2.0]])
 MASK = np.array([[True, False, True, True], [False, True, True, False]])

@@ -1,0 +1,255 @@
+"""Hypothesis examples recorded once per class, replayed for every submission: the engine runs only on failure.
+
+Hypothesis runs derandomized (plugin.py), so the examples a test tries do not depend on the
+code under test while that code passes them: every choice comes from a PRNG seeded by the
+test itself and from the examples tried before, never from what the student's functions
+returned. So once a test has passed for one submission, its examples (the drawn arguments,
+and the values drawn inside it with `data.draw`, in order) are recorded, and for the next
+submission the test body runs on them directly: the same calls in the same order, without
+generating anything (about half of a suite's time). The first failing example, or a draw
+that is not the recorded one (same label and strategy, in the same place), ends the replay.
+A test that shrinks its failures then runs under hypothesis as usual, which finds, shrinks
+and reports the failure exactly as without replay; for one that does not (hidden tests),
+the failing example is the one hypothesis would have stopped at, and it is the failure
+(plugin.pytest_pyfunc_call). Which submission recorded a test never matters, as every
+submission that passes it records the same examples (tests/autograder/test_mutants.py).
+
+Recordings are protocol.py payloads (plain data, never pickle), one file per test, written
+atomically and checked on load against the test's id and the hypothesis and numpy versions;
+a test whose examples do not survive encoding exactly (a type protocol.py does not carry, a
+strategy whose repr names an address) is not recorded and always runs under hypothesis.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from autograder.inside import protocol
+
+ENV = "DLGRADE_EXAMPLES"  # folder of recordings; unset: neither record nor replay
+MAX_BYTES = 64 << 20  # a recording bigger than this is not kept
+
+
+class Diverged(Exception):
+    """A replayed test asked for a draw other than the recorded one."""
+
+
+def versions() -> dict[str, str]:
+    import hypothesis
+
+    return {"hypothesis": hypothesis.__version__, "numpy": np.__version__}
+
+
+def path_for(folder: Path, nodeid: str) -> Path:
+    return folder / (hashlib.sha256(nodeid.encode()).hexdigest()[:32] + ".ex")
+
+
+def same(a, b) -> bool:
+    """a and b are the same plain data: same types throughout, arrays and floats equal to the bit."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, np.ndarray):
+        return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+    if isinstance(a, float):
+        return a == b and math.copysign(1.0, a) == math.copysign(1.0, b) or (a != a and b != b)
+    if isinstance(a, complex):
+        return same(a.real, b.real) and same(a.imag, b.imag)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(same(a[k], b[k]) for k in a)
+    return a == b
+
+
+class Unrecordable(Exception):
+    """This test's examples cannot be recorded faithfully."""
+
+
+def snapshot(value):
+    """A faithful copy of `value` as plain data (taken before the test can change it), else Unrecordable."""
+    try:
+        copy = protocol.decode(protocol.encode(value, max_bytes=MAX_BYTES), max_bytes=MAX_BYTES)
+    except protocol.ProtocolError as e:
+        raise Unrecordable(str(e)) from None
+    if not same(value, copy):
+        raise Unrecordable(f"a value of type {type(value).__name__} does not survive encoding")
+    return copy
+
+
+def signature(strategy, label) -> list:
+    text = repr(strategy)
+    if " at 0x" in text:
+        raise Unrecordable(f"strategy {text[:80]} has no stable repr")
+    return [label if isinstance(label, str) else None, text]
+
+
+class _RecordingData:
+    """Stands for hypothesis' `st.data()` object while recording: each draw is kept."""
+
+    def __init__(self, data, draws: list):
+        self._data, self._draws = data, draws
+
+    def draw(self, strategy, label=None):
+        value = self._data.draw(strategy, label=label)
+        try:
+            self._draws.append([*signature(strategy, label), snapshot(value)])
+        except Unrecordable:
+            self._draws.append(None)
+        return value
+
+    def __getattr__(self, name):
+        return getattr(self._data, name)
+
+    def __repr__(self) -> str:
+        return repr(self._data)
+
+
+class _ReplayData:
+    """Stands for `st.data()` in a replay: gives the recorded draws, if asked for the recorded ones."""
+
+    def __init__(self, draws: list):
+        self._draws, self._next = draws, 0
+
+    def draw(self, strategy, label=None):
+        if self._next >= len(self._draws):
+            raise Diverged("more draws than recorded")
+        want_label, want_sig, value = self._draws[self._next]
+        if [label if isinstance(label, str) else None, repr(strategy)] != [want_label, want_sig]:
+            raise Diverged(f"draw {self._next} differs from the recording")
+        self._next += 1
+        return value
+
+    def finished(self) -> bool:
+        return self._next == len(self._draws)
+
+
+class Recorder:
+    """Wraps a hypothesis test's inner function to keep every example it is called with."""
+
+    def __init__(self, handle, fixture_names: set[str]):
+        self.handle, self.fixture_names = handle, fixture_names
+        self.examples: list[dict] = []
+        self.problem = ""
+        self.original = handle.inner_test
+
+    @contextlib.contextmanager
+    def installed(self):
+        original = self.original
+
+        # functools.wraps keeps what hypothesis seeds its PRNG from (source, signature and the
+        # parametrization digest, all read through __wrapped__ or copied), so the examples stay
+        # those of the unwrapped test.
+        @functools.wraps(original)
+        def recording(*args, **kwargs):
+            student = self.keep(args, kwargs)
+            try:
+                return original(*args, **kwargs)
+            finally:
+                if student is not None:
+                    student.transcript = None
+
+        self.handle.inner_test = recording
+        try:
+            yield self
+        finally:
+            self.handle.inner_test = original
+
+    def keep(self, args: tuple, kwargs: dict):
+        """Keep this example's arguments; returns the student proxy now keeping its calls, if any."""
+        if self.problem:
+            return None
+        drawn = {k: v for k, v in kwargs.items() if k not in self.fixture_names}
+        example: dict = {"kwargs": {}, "draws": None, "calls": None}
+        try:
+            if args:
+                raise Unrecordable("positional arguments")
+            for name, value in drawn.items():
+                if type(value).__name__ == "DataObject":
+                    example["draws"] = []
+                    kwargs[name] = _RecordingData(value, example["draws"])
+                    example["data"] = name
+                else:
+                    example["kwargs"][name] = snapshot(value)
+        except Unrecordable as e:
+            self.problem = str(e)
+            return None
+        self.examples.append(example)
+        student = kwargs.get("student")
+        if hasattr(student, "transcript") and hasattr(student, "prefetch"):
+            student.transcript = example["calls"] = []
+            return student
+        return None
+
+    def save(self, path: Path, nodeid: str) -> bool:
+        """Write the recording of a passed test (atomically); False when it cannot be kept."""
+        if self.problem or not self.examples:
+            return False
+        examples = []
+        for ex in self.examples:
+            if ex["draws"] is not None and any(d is None for d in ex["draws"]):
+                return False
+            examples.append({"kwargs": ex["kwargs"], "data": ex.get("data"), "draws": ex["draws"], "calls": ex["calls"]})
+        try:
+            payload = protocol.encode({"nodeid": nodeid, "versions": versions(), "examples": examples},
+                                      max_bytes=MAX_BYTES)
+        except protocol.ProtocolError:
+            return False
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(payload)
+            os.replace(tmp, path)
+        except OSError:
+            Path(tmp).unlink(missing_ok=True)
+            return False
+        return True
+
+
+def load(path: Path, nodeid: str) -> list[dict] | None:
+    """The recorded examples of this test, or None (none recorded, or recorded for other versions)."""
+    try:
+        data = protocol.decode(path.read_bytes(), max_bytes=MAX_BYTES)
+    except (OSError, protocol.ProtocolError):
+        return None
+    if not isinstance(data, dict) or data.get("nodeid") != nodeid or data.get("versions") != versions():
+        return None
+    return data.get("examples")
+
+
+def replay(inner, fixtures: dict, examples: list[dict]) -> None:
+    """Run the test body on each recorded example, as hypothesis would; raises on the first failure.
+
+    The calls the examples made into the student's code when recorded are made first, in one
+    round trip (Student.prefetch), when they all went to one module.
+    """
+    try:
+        from hypothesis.internal.entropy import deterministic_PRNG
+    except ImportError:  # pragma: no cover - hypothesis reorganised: seed nothing, replay may diverge
+        deterministic_PRNG = contextlib.nullcontext
+    student = fixtures.get("student")
+    calls = [c for ex in examples for c in (ex["calls"] if isinstance(ex.get("calls"), list) else [None])]
+    prefetch = hasattr(student, "prefetch") and calls and None not in calls and len({c[0] for c in calls}) == 1
+    if prefetch:
+        student.prefetch(calls[0][0], [(function, args, kwargs) for _, function, (args, kwargs) in calls])
+    try:
+        for ex in examples:
+            kwargs = dict(fixtures)
+            kwargs.update(ex["kwargs"])
+            data = None
+            if ex.get("data"):
+                data = kwargs[ex["data"]] = _ReplayData(ex["draws"])
+            with deterministic_PRNG():
+                inner(**kwargs)
+            if data is not None and not data.finished():
+                raise Diverged("fewer draws than recorded")
+    finally:
+        if prefetch:
+            student.end_prefetch()
