@@ -74,7 +74,7 @@ def test_a_stub_in_a_helper_is_named_with_its_file_and_line(tmp_path):
 
 def test_a_forged_raiser_field_is_a_protocol_error():
     from autograder.inside.protocol import ProtocolError
-    from autograder.sandbox.client import _check_reply
+    from autograder.sandbox.messages import check_reply as _check_reply
 
     reply = {"id": 1, "ok": False, "kind": "not_implemented", "type": "NotImplementedError", "message": "",
              "traceback": "", "line": 3, "raiser": "a\nb"}

@@ -21,7 +21,7 @@ import pytest
 from autograder.cnn import grading as cnn_grading
 from autograder.sandbox import cnn as cnn_sandbox
 from autograder.grading import runner
-from autograder.sandbox import client as S
+from autograder.sandbox import bwrap as S
 from autograder.course.config import Cnn, parse
 from autograder.grading.grade import check_cnn_options, submission_timeout, suite_env
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder.sandbox import client as S
+from autograder.sandbox import bwrap as S
 from autograder.sandbox.client import CallResult, Limits, Worker
 
 PROJECT = Path(__file__).resolve().parents[2]
