@@ -380,7 +380,8 @@ def test_markdown_helpers():
 
 def test_html_templates_autoescape_and_markdown_does_not():
     env = report.environment()
-    assert sorted(env.list_templates()) == ["_style.css.j2", "student.html.j2", "student.md.j2", "summary.html.j2"]
+    assert sorted(env.list_templates()) == ["_style.css.j2", "regrade.html.j2", "similarity.html.j2", "student.html.j2",
+                                           "student.md.j2", "summary.html.j2"]
     assert env.from_string("{{ x }}").render(x="<i>") == "&lt;i&gt;"
     assert env.autoescape("summary.html.j2") and env.autoescape("student.html.j2")
     assert not env.autoescape("student.md.j2")
