@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.grading import grade
+from autograder.grading import grade, options, task
 from autograder.grading import pool
 from autograder.grading.reuse import round_exercises, rounds_of
 from autograder.grading.pool import worker_uid
@@ -64,7 +64,7 @@ class FakeSuites:
 @pytest.fixture
 def fake(monkeypatch):
     suites = FakeSuites()
-    monkeypatch.setattr(grade, "run_suites", suites)
+    monkeypatch.setattr(task, "run_suites", suites)
     return suites
 
 
@@ -184,7 +184,7 @@ def test_resume_regrades_when_the_grader_changes(fake, klass, tmp_path, monkeypa
     args_for = functools.partial(no_reuse_args, no_reuse=True)
     grade.run(args_for(klass, out))
     fake.calls.clear()
-    monkeypatch.setattr(grade, "grader_version", lambda: "9.9.9+other")
+    monkeypatch.setattr(options, "grader_version", lambda: "9.9.9+other")
     grade.run(args_for(klass, out, resume=True))
     assert len(fake.calls) == 5
 

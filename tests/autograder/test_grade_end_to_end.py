@@ -19,7 +19,7 @@ import pytest
 from autograder import cli
 from autograder.sandbox import cnn as cnn_sandbox
 from autograder.course import demo
-from autograder.grading import grade
+from autograder.grading import batch
 from autograder.sandbox.client import bwrap_available
 
 SMALL_CNN = {"train_limit": 1500, "test_limit": 500, "budget_cpu_s": 8.0, "accuracy_thresholds": [0.3, 0.5, 0.6]}
@@ -69,7 +69,7 @@ def first_run(tmp_path_factory):
     (subs / BROKEN).mkdir()
     shutil.copy2(demo.EXAMPLES / "ada-perfect" / "cnn.py", subs / BROKEN / "cnn.py")
     course = demo.course_with_cnn(root / "course.toml", SMALL_CNN, "a small CNN budget for the tests")
-    real = grade.grade_task
+    real = batch.grade_task
 
     def breaks_for_one(student, source, exercises, sandbox, course_toml, timeout, env):
         if student == BROKEN and exercises == ["cnn"]:
@@ -77,7 +77,7 @@ def first_run(tmp_path_factory):
         return real(student, source, exercises, sandbox, course_toml, timeout, env)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(grade, "grade_task", breaks_for_one)
+        mp.setattr(batch, "grade_task", breaks_for_one)
         run = dlgrade("grade", subs, "--out", root / "out", "--course", course)
     return root, subs, course, run
 

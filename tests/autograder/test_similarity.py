@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from autograder import cli
-from autograder.grading import grade
+from autograder.grading import task
 from autograder.reports import similarity
 from autograder.reports.fingerprints import Settings, compare_exercise, marked
 
@@ -131,7 +131,7 @@ HOSTILE = "<b onclick=alert(1)>x"  # a folder name cannot hold "/"
 @pytest.fixture
 def graded(tmp_path, monkeypatch, capsys):
     """The class as submissions (cat as a .zip, dan's file as a notebook), graded with --similarity."""
-    monkeypatch.setattr(grade, "run_suites", fake_suites)
+    monkeypatch.setattr(task, "run_suites", fake_suites)
     subs = tmp_path / "subs"
     files = klass.files()
     for student, text in files.items():
