@@ -223,13 +223,12 @@ def _threads_env(backend: str | None, gpu: bool = False) -> dict[str, str | None
 
 
 def _uid(uid: int | None) -> int:
-    """The uid sandboxed workers drop to (the plugin's choice when it has one)."""
+    """The uid sandboxed workers drop to: the grading slot's ($DLGRADE_WORKER_UID), else nobody's."""
     if uid is not None:
         return uid
-    from autograder.suites import plugin
+    from autograder.suites.workers import worker_uid
 
-    chooser = getattr(plugin, "worker_uid", None)
-    return chooser() if chooser else 65534
+    return worker_uid()
 
 
 def model_file_cap(max_params: int) -> int:
