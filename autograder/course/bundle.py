@@ -15,9 +15,10 @@ CHECK_MODULES = (
     "grading/__init__.py", "grading/check.py", "grading/notebook_code.py", "grading/packing.py",
     "grading/replay.py", "grading/results.py", "grading/reuse.py", "grading/runner.py",
     "suites/__init__.py", "suites/expect.py", "suites/feedback.py", "suites/numgrad.py", "suites/plugin.py",
-    "suites/strategies.py", "suites/student.py",
-    "sandbox/__init__.py", "sandbox/client.py", "sandbox/cnn.py",
-    "inside/__init__.py", "inside/cnn_driver.py", "inside/protocol.py", "inside/worker.py",
+    "suites/reporting.py", "suites/session.py", "suites/strategies.py", "suites/student.py", "suites/workers.py",
+    "sandbox/__init__.py", "sandbox/bwrap.py", "sandbox/client.py", "sandbox/cnn.py", "sandbox/limits.py",
+    "sandbox/messages.py", "sandbox/stage.py",
+    "inside/__init__.py", "inside/cnn_driver.py", "inside/confine.py", "inside/protocol.py", "inside/worker.py",
 )  # fmt: skip
 # What `python3 -m autograder check` and the CNN lab need. Keras with one backend, TensorFlow, the
 # one the grader trains with by default; matplotlib for the lab's plots.

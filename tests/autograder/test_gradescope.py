@@ -172,7 +172,7 @@ def test_bundle_refuses_bad_usage(tmp_path, capsys, out, course, message):
 
 def test_scripts_are_valid_bash():
     for script in ("setup.sh", "run_autograder"):
-        done = subprocess.run(["bash", "-n", str(ROOT / "autograder" / "gradescope_files" / script)],
+        done = subprocess.run(["bash", "-n", str(ROOT / "autograder" / "gradescope" / "files" / script)],
                               capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
 

@@ -71,7 +71,7 @@ HOSTILE = {
     "network": ("import socket\nsocket.create_connection(('127.0.0.1', 22), timeout=1)\n" + STUB, {}),
     "writes_everywhere": (f"""
         import glob
-        for path in [{str(ROOT / 'course.toml')!r}, {str(ROOT / 'autograder' / 'plugin.py')!r}] + glob.glob('/work/**/site-packages', recursive=True):
+        for path in [{str(ROOT / 'course.toml')!r}, {str(ROOT / 'autograder' / 'suites' / 'plugin.py')!r}] + glob.glob('/work/**/site-packages', recursive=True):
             try:
                 open(path if path.endswith(('.toml', '.py')) else path + '/zz_evil.pth', 'a').write('# tampered\\n')
             except OSError:
@@ -109,7 +109,7 @@ def graded(tmp_path_factory):
     (subs / "symlinked" / "losses.py").write_text(GOOD_LOSSES)
     course = base / "course.toml"
     course.write_text((ROOT / "course.toml").read_text().replace("call_timeout_s = 10.0", "call_timeout_s = 3.0"))
-    before = (ROOT / "course.toml").read_bytes(), (ROOT / "autograder" / "plugin.py").read_bytes()
+    before = (ROOT / "course.toml").read_bytes(), (ROOT / "autograder" / "suites" / "plugin.py").read_bytes()
     out = base / "out"
     parser = argparse.ArgumentParser()
     grade.add_arguments(parser)
@@ -171,7 +171,7 @@ def test_messages_are_clear(graded):
 def test_nothing_outside_changed(graded):
     _, _, before, _ = graded
     assert (ROOT / "course.toml").read_bytes() == before[0]
-    assert (ROOT / "autograder" / "plugin.py").read_bytes() == before[1]
+    assert (ROOT / "autograder" / "suites" / "plugin.py").read_bytes() == before[1]
     assert not list(Path(ROOT / ".venv").glob("lib/*/site-packages/zz_evil.pth"))
     for root in ("/work", "/tmp", "/"):
         assert not Path(root, "dlgrade-tampered").exists()
