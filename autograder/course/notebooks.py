@@ -16,7 +16,7 @@ from pathlib import Path
 import nbformat
 
 from autograder.grading.notebook_code import notebook_to_module  # noqa: F401 - where it used to live
-from autograder.course.release import BEGIN, END, ReleaseError
+from autograder.course.markers import BEGIN, END, ReleaseError
 
 SOLUTION_KEY = "nbgrader"
 # nbgrader's own test for a marker line: the delimiter anywhere in the line (ClearSolutions).

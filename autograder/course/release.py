@@ -18,18 +18,13 @@ import tokenize
 from pathlib import Path
 
 from autograder.course import coursedir
+from autograder.course.markers import BEGIN, END, ReleaseError  # noqa: F401 - part of release's API
 
-BEGIN = "### BEGIN SOLUTION"
-END = "### END SOLUTION"
 HEADER = ("# Exercise: implement the functions below; test them with `python3 -m autograder check {name}`\n"
           "# (from the student bundle's folder; `dlgrade check {name}` in a course checkout).")
 # Anything that looks like a marker, so a misplaced or misspelt one is an error, not silently kept.
 _MARKER_LIKE = re.compile(r"#\s*(BEGIN|END)\s+SOLUTION\b", re.IGNORECASE)
 _PLACEHOLDER = "__dlgrade_region_{}__"
-
-
-class ReleaseError(Exception):
-    """A solution file that cannot be released; the message reads `file:line: what is wrong`."""
 
 
 def strip_solutions(source: str, filename: str) -> str:

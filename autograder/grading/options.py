@@ -1,4 +1,4 @@
-"""What a run of `dlgrade grade` grades with: the exercises, the grader's version, course.toml, the CNN's options."""
+"""What a run of `dlgrade grade` grades with: the grader's version, course.toml, the CNN's options, time limits."""
 from __future__ import annotations
 
 import argparse
@@ -9,32 +9,11 @@ import json
 import sys
 from pathlib import Path
 
-from autograder.course.config import EXERCISES, Course, default_path
-from autograder.grading.runner import suite_files
+from autograder.course.config import Course, default_path
+from autograder.grading.selection import exercises_from, with_suites  # noqa: F401 - where they used to live
 
 PACKAGE_DIRS = ("autograder", "dlref")
 SOURCE_SUFFIXES = (".py", ".json", ".ini", ".toml")
-
-
-def exercises_from(args: argparse.Namespace) -> list[str]:
-    """The exercises to grade after --only/--skip; ValueError naming an unknown one."""
-    chosen = args.only.split(",") if args.only else list(EXERCISES)
-    skipped = args.skip.split(",") if args.skip else []
-    for name in chosen + skipped:
-        if name not in EXERCISES:
-            raise ValueError(f"unknown exercise {name!r}; choose from {', '.join(EXERCISES)}")
-    return [e for e in chosen if e not in skipped]
-
-
-def with_suites(exercises: list[str], explicit: bool) -> tuple[list[str], list[str]]:
-    """(exercises that have grading suites, those without); an explicitly chosen one without suites is an error."""
-    have = [e for e in exercises if suite_files([e], hidden=True)]
-    missing = [e for e in exercises if e not in have]
-    if missing and explicit:
-        raise ValueError(f"no grading suites for {', '.join(missing)}")
-    if not have:
-        raise ValueError("no exercise left to grade")
-    return have, missing
 
 
 @functools.lru_cache(maxsize=None)

@@ -216,7 +216,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 
 def run(args: argparse.Namespace) -> int:
-    from autograder.grading.grade import exercises_from
+    from autograder.grading.selection import exercises_from
 
     try:
         exercises = exercises_from(args)
