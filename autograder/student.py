@@ -81,6 +81,7 @@ class Student:
         self._fatal: StudentError | None = None
         self.calls = 0
         self.last_warnings: list[str] = []  # warnings the last call emitted (e.g. overflow in exp)
+        self.last_stdout = ""  # what the last call printed (only a test about printing grades it)
         self.transcript: list | None = None  # while set, each call's (module, function, [args, kwargs])
         self._ahead: collections.deque = collections.deque()  # prefetched (request bytes, CallResult)
 
@@ -189,6 +190,7 @@ class Student:
             )
             raise self._fatal
         self.last_warnings = list(getattr(result, "warnings", []) or [])
+        self.last_stdout = getattr(result, "stdout", "") or ""
         if result.ok and not result.mutated:
             return result
         args, kwargs = which(getattr(result, "index", None))
