@@ -195,30 +195,45 @@ def consistency_note(student: Any, exercise: str, functions: tuple[str, str], to
     return ""
 
 
+def _numeric(value: Any) -> bool:
+    """Numbers, numeric arrays, or non-empty tuples, lists and dicts of them: what an answer looks like."""
+    if isinstance(value, np.ndarray):
+        return value.dtype.kind in "iufb"
+    if isinstance(value, (int, float, np.number)):
+        return True
+    if isinstance(value, dict):
+        value = list(value.values())
+    return isinstance(value, (tuple, list)) and len(value) > 0 and all(_numeric(v) for v in value)
+
+
 def check_quiet(student: Any, exercise: str) -> None:
     """Each function of `exercise`, called once on its first recorded case, prints nothing.
 
     The contract forbids printing; this is the only test that grades it (a print elsewhere changes
     nothing), and its failure shows what was printed. A function that fails is left to its own tests,
-    but at least one must run: a stub that prints nothing has not earned this test.
+    but at least one must return numbers: a stub, or code that returns a string, has not earned this
+    test (whether the numbers are right is for the other tests).
     """
     from autograder.feedback import Mismatch
 
-    seen, first_error, ran = set(), None, False
+    seen, first_error, answered = set(), None, False
     for c in recorded(exercise):
         if c.function in seen or c.expected is MISSING:
             continue
         seen.add(c.function)
         try:
-            getattr(getattr(student, exercise), c.function)(*c.args, **c.kwargs)
+            got = getattr(getattr(student, exercise), c.function)(*c.args, **c.kwargs)
         except AssertionError as e:  # the call failed (StudentError): its own tests say why
             first_error = first_error or e
             continue
-        ran = True
         printed = student.last_stdout
         if printed:
             shown = printed if len(printed) <= 600 else printed[:600] + f"\n... ({len(printed)} characters in all)"
             raise Mismatch(f"{c.call} printed:\n{shown.rstrip()}\nFunctions must not print (the contract): remove "
                            "the print, or keep it for your own debugging only.")
-    if not ran and first_error is not None:
-        raise first_error
+        answered = answered or _numeric(got)
+    if not answered:
+        if first_error is not None:
+            raise first_error  # e.g. not submitted, not implemented
+        raise Mismatch(f"none of your {exercise} functions returns numbers yet (see the other checks), so there is "
+                       "nothing to grade for printing")
