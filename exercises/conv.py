@@ -7,6 +7,11 @@ The loops run over kernel (or pool window) offsets only, never over pixels:
 for the offset (i, j), the input pixels every output position sees form one
 strided slice of the (padded) input, and a matrix product with w[i, j] does
 all positions and channels at once.
+
+How this file is graded (docs/grading-rules.md): each test grades named functions, with
+batches of 1 to 64 samples wherever there is a batch dimension; a convention (the "Graded:"
+lines below) costs points only in the tests about it. Functions must not print (one test
+checks it and shows what was printed) and must not warn for finite inputs.
 """
 # Self-contained rule: this file imports only numpy (and math) and needs no other exercise.
 import math
@@ -92,6 +97,8 @@ def maxpool_backward(dout, x, pool_size=2, stride=2):
     (smallest i, then smallest j) gets the gradient. With overlapping windows
     (stride < pool_size) an input can be the maximum of several windows and
     receives the sum of their gradients.
+    Graded: the first maximum on ties only in the checks with tied windows
+    (elsewhere every window has one maximum).
 
     Hint: recompute the pooled output, then visit the offsets (i, j) in
     row-major order, routing dout where the slice equals the maximum and no

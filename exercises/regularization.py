@@ -6,6 +6,11 @@ Slides: "Regularization 1: Dropout", "Regularization 2: Early stopping".
 
 Dropout works on activations of any shape, e.g. (N, M); the penalties work on
 a params dict {"W1": (D, H), "b1": (H,), ...} and only the weights ("W...") are penalized.
+
+How this file is graded (docs/grading-rules.md): each test grades named functions, with
+batches of 1 to 64 samples wherever there is a batch dimension; a convention (the "Graded:"
+lines below) costs points only in the tests about it. Functions must not print (one test
+checks it and shows what was printed) and must not warn for finite inputs.
 """
 # Self-contained rule: this file imports only numpy and needs no other exercise.
 import numpy as np
@@ -82,6 +87,8 @@ def l1_penalty_grad(params, lam):
 
     params: dict {"W1": (D, H), "b1": (H,), ...}; returns a dict with the
     same keys, each value of its parameter's shape.
+
+    Graded: 0 at w == 0 only in the checks about it (elsewhere no weight is 0).
 
     Hint: |w| has no derivative at 0; np.sign gives 0 there, the usual choice.
     """

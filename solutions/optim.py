@@ -5,6 +5,11 @@ Slides: "Gradient descent", "Mini-batches", "Adaptive learning rates".
 Each step function updates one parameter array w of any shape, e.g. (D, M),
 from its gradient dw (same shape); the caller loops over a params dict.
 Steps return new arrays and never modify their arguments.
+
+How this file is graded (docs/grading-rules.md): each test grades named functions, with
+batches of 1 to 64 samples wherever there is a batch dimension; a convention (the "Graded:"
+lines below) costs points only in the tests about it. Functions must not print (one test
+checks it and shows what was printed) and must not warn for finite inputs.
 """
 # Self-contained rule: this file imports only numpy. What it needs from an
 # earlier exercise is a private copy below (names starting with "_"): fill it in
@@ -108,6 +113,9 @@ def minibatches(n, batch_size, seed=0):
     divide n. Together they are the permutation
     np.random.default_rng(seed).permutation(n), cut into consecutive pieces:
     the same seed gives the same batches.
+    Graded: this exact order in one public and one hidden check (weight 0.5
+    each); the others grade the properties: a permutation of range(n), the
+    batch sizes, shuffled, same seed same order, another seed another order.
 
     Hint: slice the permutation with a step of batch_size.
     """

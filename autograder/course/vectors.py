@@ -17,7 +17,7 @@ import numpy as np
 from autograder.suites.feedback import GraderError, describe_call
 
 MISSING = "__missing__"
-DATA = Path(__file__).resolve().parents[1] / "suites" / "public" / "data"
+DATA = Path(__file__).resolve().parent / "suites" / "public" / "data"
 
 
 @dataclass
@@ -113,11 +113,127 @@ def recorded(exercise: str, directory: Path = DATA) -> list[Case]:
     ]  # fmt: skip
 
 
-def check_recorded(student: Any, exercise: str, c: Case, tol: Any) -> None:
-    """Call the student's function on a recorded case and compare with the recorded answer."""
+def check_recorded(student: Any, exercise: str, c: Case, tol: Any, normalize: Any = None) -> None:
+    """Call the student's function on a recorded case and compare with the recorded answer.
+
+    `normalize(case, got)`: the answer as this case grades it (e.g. labels whatever their integer
+    dtype, when the dtype is a convention graded by a test of its own).
+    """
     from autograder.suites.expect import assert_close
 
     if c.expected is MISSING:
         raise GraderError(f"the public vectors of {exercise} are missing: run `dlgrade release`")
     got = getattr(getattr(student, exercise), c.function)(*c.args, **c.kwargs)
+    if normalize is not None:
+        got = normalize(c, got)
     assert_close(got, c.expected, call=c.call, tol=tol, hints=c.hints, warned=student.last_warnings)
+
+
+def cases_as_params(exercise: str, conventions: dict[str, str] | None = None,
+                    weights: dict[str, float] | None = None) -> list:
+    """The recorded cases of `exercise` as pytest params marked with what each grades.
+
+    Each case grades its function (`grades` marker); `conventions` maps a case id to the convention
+    it is about (docs/grading-rules.md), `weights` a case id or a function to its weight.
+    """
+    import pytest
+
+    out = []
+    for c in recorded(exercise):
+        marks = [pytest.mark.grades(c.function, convention=(conventions or {}).get(c.id))]
+        weight = (weights or {}).get(c.id, (weights or {}).get(c.function))
+        if weight is not None:
+            marks.append(pytest.mark.weight(weight))
+        out.append(pytest.param(c, marks=marks, id=c.id))
+    return out
+
+
+def failing_cases(student: Any, exercise: str, function: str, tol: Any, part: int | None = None) -> list[str]:
+    """The recorded cases of `function` the student's code gets wrong (item `part` of a tuple answer only).
+
+    For self-consistency checks: when one function of a pair fails its own checks, the pair's
+    disagreement is best explained by that function, and the message says so.
+    """
+    from autograder.suites.feedback import difference
+
+    wrong = []
+    for c in recorded(exercise):
+        if c.function != function or c.expected is MISSING:
+            continue
+        try:
+            got = getattr(getattr(student, exercise), function)(*c.args, **c.kwargs)
+        except AssertionError:  # the call itself failed (StudentError): that is a wrong answer too
+            wrong.append(c.id)
+            continue
+        expected = c.expected
+        if part is not None:
+            if not isinstance(got, (tuple, list)) or len(got) <= part:
+                wrong.append(c.id)
+                continue
+            got, expected = got[part], expected[part]
+        if difference(got, expected, tol.rtol, tol.atol) is not None:
+            wrong.append(c.id)
+    return wrong
+
+
+def consistency_note(student: Any, exercise: str, functions: tuple[str, str], tol: Any,
+                     parts: tuple[int | None, int | None] = (None, None), names: tuple[str, str] = ("", "")) -> str:
+    """The hint of a failed self-consistency check of two functions: which of them fails its own checks.
+
+    `parts`: compare only this item of a tuple answer; `names`: how to call each in the sentence.
+    """
+    wrong = {}
+    for function, part, name in zip(functions, parts, names):
+        ids = failing_cases(student, exercise, function, tol, part)
+        if ids:
+            wrong[name or function] = ", ".join(f"test_recorded[{i}]" for i in ids[:3]) + (", ..." if len(ids) > 3 else "")
+    if len(wrong) == 1:
+        (name, shown), = wrong.items()
+        return f"your {name} fails its own checks too ({shown}): fix it first."
+    if wrong:
+        return "both fail their own checks too (" + "; ".join(f"{n}: {s}" for n, s in wrong.items()) + ")."
+    return ""
+
+
+def _numeric(value: Any) -> bool:
+    """Numbers, numeric arrays, or non-empty tuples, lists and dicts of them: what an answer looks like."""
+    if isinstance(value, np.ndarray):
+        return value.dtype.kind in "iufb"
+    if isinstance(value, (int, float, np.number)):
+        return True
+    if isinstance(value, dict):
+        value = list(value.values())
+    return isinstance(value, (tuple, list)) and len(value) > 0 and all(_numeric(v) for v in value)
+
+
+def check_quiet(student: Any, exercise: str) -> None:
+    """Each function of `exercise`, called once on its first recorded case, prints nothing.
+
+    The contract forbids printing; this is the only test that grades it (a print elsewhere changes
+    nothing), and its failure shows what was printed. A function that fails is left to its own tests,
+    but at least one must return numbers: a stub, or code that returns a string, has not earned this
+    test (whether the numbers are right is for the other tests).
+    """
+    from autograder.suites.feedback import Mismatch
+
+    seen, first_error, answered = set(), None, False
+    for c in recorded(exercise):
+        if c.function in seen or c.expected is MISSING:
+            continue
+        seen.add(c.function)
+        try:
+            got = getattr(getattr(student, exercise), c.function)(*c.args, **c.kwargs)
+        except AssertionError as e:  # the call failed (StudentError): its own tests say why
+            first_error = first_error or e
+            continue
+        printed = student.last_stdout
+        if printed:
+            shown = printed if len(printed) <= 600 else printed[:600] + f"\n... ({len(printed)} characters in all)"
+            raise Mismatch(f"{c.call} printed:\n{shown.rstrip()}\nFunctions must not print (the contract): remove "
+                           "the print, or keep it for your own debugging only.")
+        answered = answered or _numeric(got)
+    if not answered:
+        if first_error is not None:
+            raise first_error  # e.g. not submitted, not implemented
+        raise Mismatch(f"none of your {exercise} functions returns numbers yet (see the other checks), so there is "
+                       "nothing to grade for printing")

@@ -1,8 +1,11 @@
 """The catalogue of classic mistakes, evaluated in the trusted process on a failing input.
 
 Each entry re-creates one mistake from the reference's pieces; when a student's output
-equals that mistake's output, the feedback names the mistake and how to fix it. One module
-per exercise registers its entries with `@mistake(module, function, hint)`.
+equals that mistake's output, and no other mistake with another hint gives it too, the feedback
+names the mistake and how to fix it (expect.matching_hint). One module per exercise registers
+its entries with `@mistake(module, function, hint)`; `covers` names entries of the same function
+whose hint this one's replaces where both give the same output (e.g. taking log(softmax) in two
+steps is also what an unshifted softmax does on an input that only underflows).
 """
 from __future__ import annotations
 
@@ -25,16 +28,18 @@ class Mistake:
     name: str
     hint: str
     fn: Callable[..., Any]
+    covers: tuple[str, ...] = ()
 
 
 CATALOGUE: dict[tuple[str, str], list[Mistake]] = {}
 
 
-def mistake(module: str, function: str, hint: str) -> Callable[[Callable], Callable]:
+def mistake(module: str, function: str, hint: str, covers: tuple[str, ...] = ()) -> Callable[[Callable], Callable]:
     """Register a function computing what the mistaken code returns (same signature as the real one)."""
 
     def register(fn: Callable) -> Callable:
-        CATALOGUE.setdefault((module, function), []).append(Mistake(module, function, fn.__name__, hint, fn))
+        CATALOGUE.setdefault((module, function), []).append(Mistake(module, function, fn.__name__, hint, fn,
+                                                                    tuple(covers)))
         return fn
 
     return register
@@ -55,15 +60,21 @@ def _load() -> None:
 
 
 def hints_for(module: str, function: str, args: tuple, kwargs: dict) -> list[tuple[str, Any]]:
-    """[(hint, mistaken output)] for every catalogued mistake that runs on these inputs."""
+    """[(hint, mistaken output)] for every catalogued mistake that runs on these inputs.
+
+    An entry covered by another one (`covers`) is left out where both give the same output.
+    """
+    from autograder.suites.feedback import difference
+
     if not _loaded:
         _load()
-    out = []
+    found: list[tuple[Mistake, Any]] = []
     for m in CATALOGUE.get((module, function), []):
         try:
             with np.errstate(all="ignore"):
                 value = m.fn(*copy.deepcopy(args), **copy.deepcopy(kwargs))
         except Exception:  # a mistake that cannot run on this input simply does not match
             continue
-        out.append((m.hint, value))
-    return out
+        found.append((m, value))
+    return [(m.hint, value) for m, value in found
+            if not any(m.name in c.covers and difference(value, v, 1e-9, 1e-12) is None for c, v in found)]

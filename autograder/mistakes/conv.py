@@ -273,6 +273,22 @@ def pool_size_one_short(x, pool_size=2, stride=2):
     return ref.maxpool_forward(x, pool_size, stride)[:, :-1, :-1]
 
 
+@mistake("conv", "maxpool_forward",
+         "the pooled size is H' = (H - pool_size) // stride + 1 (W' likewise); H // pool_size is that size "
+         "only when stride == pool_size.")
+def pool_sized_by_pool(x, pool_size=2, stride=2):
+    x = np.asarray(x, dtype=np.float64)
+    ho, wo = x.shape[1] // pool_size, x.shape[2] // pool_size
+    _needs(ho >= 1 and wo >= 1)
+    out = np.full((x.shape[0], ho, wo, x.shape[3]), -np.inf)
+    for p in range(pool_size):
+        for q in range(pool_size):
+            win = x[:, p:p + stride * (ho - 1) + 1:stride, q:q + stride * (wo - 1) + 1:stride]
+            _needs(win.shape[1:3] == (ho, wo))
+            out = np.maximum(out, win)
+    return out
+
+
 # ---------------------------------------------------------------- maxpool_backward
 
 
@@ -331,9 +347,11 @@ def pool_grad_mask_only(dout, x, pool_size=2, stride=2):
     return ref.maxpool_backward(np.ones(np.shape(dout)), x, pool_size, stride)
 
 
-@mistake("conv", "maxpool_backward",
-         "with overlapping windows (stride < pool_size), an input that is the maximum of several windows "
-         "receives the sum of their gradients (+=, not =).")
+_POOL_ACCUMULATE = ("with overlapping windows (stride < pool_size), an input that is the maximum of several "
+                    "windows receives the sum of their gradients (+=, not =).")
+
+
+@mistake("conv", "maxpool_backward", _POOL_ACCUMULATE)
 def pool_grad_not_accumulated(dout, x, pool_size=2, stride=2):
     x, dout = np.asarray(x, dtype=np.float64), np.asarray(dout, dtype=np.float64)
     _needs(stride < pool_size)
@@ -347,4 +365,42 @@ def pool_grad_not_accumulated(dout, x, pool_size=2, stride=2):
                     win = x[n, r * s : r * s + k, col * s : col * s + k, c]
                     i, j = np.unravel_index(int(np.argmax(win)), win.shape)  # argmax: first maximum
                     dx[n, r * s + i, col * s + j, c] = dout[n, r, col, c]
+    return dx
+
+
+@mistake("conv", "maxpool_backward", _POOL_ACCUMULATE)
+def pool_grad_not_accumulated_first_wins(dout, x, pool_size=2, stride=2):
+    # dx[maxima] = dout offset by offset (dx[hit] = dout[hit]): where windows share a maximum, the
+    # first window in row-major order is written last, so its gradient is the one kept.
+    x, dout = np.asarray(x, dtype=np.float64), np.asarray(dout, dtype=np.float64)
+    _needs(stride < pool_size)
+    k, s = int(pool_size), int(stride)
+    N, Ho, Wo, C = dout.shape
+    dx = np.zeros(x.shape)
+    for n in range(N):
+        for c in range(C):
+            for r in reversed(range(Ho)):
+                for col in reversed(range(Wo)):
+                    win = x[n, r * s:r * s + k, col * s:col * s + k, c]
+                    i, j = np.unravel_index(int(np.argmax(win)), win.shape)
+                    dx[n, r * s + i, col * s + j, c] = dout[n, r, col, c]
+    return dx
+
+
+@mistake("conv", "maxpool_backward", _POOL_ACCUMULATE)
+def pool_grad_window_assigned(dout, x, pool_size=2, stride=2):
+    # dx[window] = mask * dout for each window in turn: a later window's zeros overwrite earlier gradients.
+    x, dout = np.asarray(x, dtype=np.float64), np.asarray(dout, dtype=np.float64)
+    _needs(stride < pool_size)
+    k, s = int(pool_size), int(stride)
+    N, Ho, Wo, C = dout.shape
+    dx = np.zeros(x.shape)
+    for n in range(N):
+        for r in range(Ho):
+            for col in range(Wo):
+                for c in range(C):
+                    win = x[n, r * s:r * s + k, col * s:col * s + k, c]
+                    mask = np.zeros(win.shape)
+                    mask[np.unravel_index(int(np.argmax(win)), win.shape)] = 1.0
+                    dx[n, r * s:r * s + k, col * s:col * s + k, c] = mask * dout[n, r, col, c]
     return dx

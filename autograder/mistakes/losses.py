@@ -65,7 +65,8 @@ def _bce(p, y, low, high):
 
 
 @mistake("losses", "binary_cross_entropy",
-         "clip p to [EPSILON, 1 - EPSILON] before the logs: log(0) is -inf and 0 * log(0) is nan.")
+         "clip p to [EPSILON, 1 - EPSILON] before the logs: log(0) is -inf and 0 * log(0) is nan.",
+         covers=("bce_clip_low_only",))  # both nan where p is exactly 0 and 1: clipping both ends is the fix
 def bce_no_clip(p, y):
     return _bce(p, y, -np.inf, np.inf)
 
@@ -111,7 +112,8 @@ def sigce_log_of_sigmoid(z, y):
 
 
 @mistake("losses", "sigmoid_cross_entropy_with_logits",
-         "exp(-z) overflows for large negative z: use max(z, 0) - z * y + log1p(exp(-|z|)).")
+         "exp(-z) overflows for large negative z: use max(z, 0) - z * y + log1p(exp(-|z|)).",
+         covers=("sigce_no_abs",))  # both overflow for large negative z: the stable form is the fix
 def sigce_exp_overflow(z, y):
     z, y = _f(z), _f(y)
     return float(np.mean((1.0 - y) * z + np.log(1.0 + np.exp(-z))))
@@ -163,6 +165,11 @@ def sigce_grad_times_sigmoid_prime(z, y):
     return (s - _f(y)) * s * (1.0 - s) / s.size
 
 
+# The unshifted softmax and the unshifted log-sum-exp are one mistake in two spellings: one hint.
+NO_SHIFT = ("log-sum-exp needs the max shift: subtract each row's max m before exp, log(sum(exp(z))) = "
+            "m + log(sum(exp(z - m))); exp(1000) overflows to inf, and inf / inf is nan.")
+
+
 # --- softmax_cross_entropy_with_logits --------------------------------------------------------
 
 def _log_softmax(logits):
@@ -185,21 +192,19 @@ def smce_sum(logits, y):
 # Before the unshifted versions: where both give inf, the two-step log(softmax) is the cause.
 @mistake("losses", "softmax_cross_entropy_with_logits",
          "do not take log(softmax(z)): softmax rounds to 0 for very negative logits and log(0) is -inf. "
-         "Use log_softmax = z - m - log(sum(exp(z - m))).")
+         "Use log_softmax = z - m - log(sum(exp(z - m))).",
+         covers=("smce_no_shift",))  # where both give the same, the unshifted softmax's log(0) is the cause
 def smce_log_of_softmax(logits, y):
     return float(np.mean(-np.sum(_f(y) * np.log(softmax(_f(logits), axis=1)), axis=1)))
 
 
-@mistake("losses", "softmax_cross_entropy_with_logits",
-         "subtract each row's max before exp (log-sum-exp): exp(1000) overflows to inf and inf / inf is nan.")
+@mistake("losses", "softmax_cross_entropy_with_logits", NO_SHIFT)
 def smce_no_shift(logits, y):
     e = np.exp(_f(logits))
     return float(np.mean(-np.sum(_f(y) * np.log(e / np.sum(e, axis=1, keepdims=True)), axis=1)))
 
 
-@mistake("losses", "softmax_cross_entropy_with_logits",
-         "log-sum-exp needs the max shift: log(sum(exp(z))) = m + log(sum(exp(z - m))), m the row max; "
-         "exp(1000) overflows to inf.")
+@mistake("losses", "softmax_cross_entropy_with_logits", NO_SHIFT)
 def smce_lse_no_shift(logits, y):
     logits = _f(logits)
     log_sm = logits - np.log(np.sum(np.exp(logits), axis=1, keepdims=True))
@@ -213,6 +218,14 @@ def smce_wrong_axis(logits, y):
     shifted = logits - np.max(logits, axis=0, keepdims=True)
     log_sm = shifted - np.log(np.sum(np.exp(shifted), axis=0, keepdims=True))
     return float(np.mean(-np.sum(_f(y) * log_sm, axis=1)))
+
+
+@mistake("losses", "softmax_cross_entropy_with_logits",
+         "y can hold soft labels (any probabilities that sum to 1 per row): sum y * log_softmax over every class, "
+         "not only the class of argmax(y).")
+def smce_one_hot_only(logits, y):
+    rows = np.arange(_f(logits).shape[0])
+    return float(np.mean(-_log_softmax(logits)[rows, np.argmax(_f(y), axis=1)]))
 
 
 # --- softmax_cross_entropy_grad ---------------------------------------------------------------
@@ -234,17 +247,14 @@ def smce_grad_sign(logits, y):
     return -ref.softmax_cross_entropy_grad(logits, y)
 
 
-@mistake("losses", "softmax_cross_entropy_grad",
-         "subtract each row's max before exp: exp(1000) overflows to inf and inf / inf is nan.")
+@mistake("losses", "softmax_cross_entropy_grad", NO_SHIFT)
 def smce_grad_no_shift(logits, y):
     logits = _f(logits)
     e = np.exp(logits)
     return (e / np.sum(e, axis=1, keepdims=True) - _f(y)) / logits.shape[0]
 
 
-@mistake("losses", "softmax_cross_entropy_grad",
-         "log-sum-exp needs the max shift: log(sum(exp(z))) = m + log(sum(exp(z - m))), m the row max; "
-         "exp(1000) overflows to inf.")
+@mistake("losses", "softmax_cross_entropy_grad", NO_SHIFT)
 def smce_grad_lse_no_shift(logits, y):
     logits = _f(logits)
     probs = np.exp(logits - np.log(np.sum(np.exp(logits), axis=1, keepdims=True)))

@@ -91,6 +91,12 @@ def adam_correction_t_plus_1(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, ep
     return _adam(w, dw, m, v, t, lr, beta1, beta2, eps, t_m=t + 1, t_v=t + 1)
 
 
+@mistake("optim", "adam_step", "the bias correction depends on the step number: m_hat = m / (1 - beta1**t), "
+         "v_hat = v / (1 - beta2**t) with the t passed in; you divided by 1 - beta1 and 1 - beta2 (t = 1) at every step.")
+def adam_no_step_counter(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-7):
+    return _adam(w, dw, m, v, t, lr, beta1, beta2, eps, t_m=1, t_v=1)
+
+
 @mistake("optim", "adam_step", "the moving averages keep beta of the OLD value: m = beta1 * m + (1 - beta1) * dw.")
 def adam_betas_swapped(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-7):
     return _adam(w, dw, m, v, t, lr, beta1, beta2, eps, t_m=t, t_v=t, swap_beta1=True)

@@ -208,11 +208,11 @@ def early_stopping_one_early(val_losses, patience, min_delta=0.0):
     return _replay(val_losses, patience, min_delta, stops=lambda wait, p: wait >= p - 1)
 
 
-# The min_delta mistakes come before "ties improve": on the 1/8 grid with min_delta = 1/8,
-# loss + 1/8 <= best and loss < best are the same test, and min_delta is then the likelier culprit.
+# On the 1/8 grid with min_delta = 1/8, loss + 1/8 <= best and loss < best are the same test: where
+# "ignores min_delta" and "ties improve" give the same answer, min_delta is the likelier culprit.
 @mistake("regularization", "early_stopping",
          "an epoch improves only when its loss is below the best by more than min_delta: "
-         "compare loss + min_delta < best.")
+         "compare loss + min_delta < best.", covers=("early_stopping_ties_improve",))
 def early_stopping_ignores_min_delta(val_losses, patience, min_delta=0.0):
     return _replay(val_losses, patience, 0.0)
 

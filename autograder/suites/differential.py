@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import importlib
 from typing import Any, Callable
 
 from autograder.course.config import Tolerances
@@ -22,13 +23,21 @@ def agree(
         expected,
         call=CallText(student_fn.name, args, kwargs),
         tol=tol,
-        hints=lambda g: hint(student_fn.module, student_fn.name, args, kwargs, g, tol),
+        hints=lambda g: hint(student_fn.module, student_fn.name, args, kwargs, g, tol, expected),
         what=what,
         warned=student_fn.student.last_warnings,
     )
     return got
 
 
-def hint(module: str, function: str, args: tuple, kwargs: dict, got: Any, tol: Tolerances) -> str:
-    """The hint of the first catalogued mistake whose output equals `got` on these inputs."""
-    return matching_hint(got, hints_for(module, function, args, kwargs), tol)
+def hint(module: str, function: str, args: tuple, kwargs: dict, got: Any, tol: Tolerances,
+         expected: Any = None) -> str:
+    """The hint of the catalogued mistake whose output equals `got` on these inputs (see matching_hint).
+
+    `expected`: the right answer (None: compute it with dlref), so that a mistake that does not
+    show on this input is never named.
+    """
+    if expected is None:
+        reference = importlib.import_module(f"dlref.{module}")
+        expected = getattr(reference, function)(*copy.deepcopy(args), **copy.deepcopy(kwargs))
+    return matching_hint(got, hints_for(module, function, args, kwargs), tol, expected)

@@ -23,19 +23,30 @@ def assert_close(
     message = f"{subject} {diff}\n  expected: {abbrev(expected)}\n  got:      {abbrev(got)}"
     if warned:
         message += "\n  your code warned: " + "; ".join(warned[:3])
-    raise Mismatch(message, lambda: matching_hint(got, hints, tol))
+    raise Mismatch(message, lambda: matching_hint(got, hints, tol, expected))
 
 
-def matching_hint(got: Any, hints: Hints, tol: Tolerances) -> str:
-    """The first hint whose mistaken output `got` matches (within tolerance), else ''."""
+_NOT_GIVEN = object()
+
+
+def matching_hint(got: Any, hints: Hints, tol: Tolerances, expected: Any = _NOT_GIVEN) -> str:
+    """The hint of the known mistake `got` matches (within tolerance) on this input, else ''.
+
+    Only a close match counts: a mistake whose output equals `expected` on this input cannot
+    explain a wrong answer, and when mistakes with different hints all match `got`, this input
+    cannot tell them apart, so there is no hint (the plain expected vs got says what is wrong).
+    """
     if hints is None:
         return ""
     if callable(hints):
         return hints(got) or ""
+    found = []
     for text, mistaken in hints:
-        if difference(got, mistaken, tol.rtol, tol.atol) is None:
-            return text
-    return ""
+        if expected is not _NOT_GIVEN and difference(mistaken, expected, tol.rtol, tol.atol) is None:
+            continue
+        if difference(got, mistaken, tol.rtol, tol.atol) is None and text not in found:
+            found.append(text)
+    return found[0] if len(found) == 1 else ""
 
 
 def call_text(function: str, *args: Any, **kwargs: Any) -> CallText:

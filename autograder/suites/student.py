@@ -83,6 +83,7 @@ class Student:
         self._fatal: StudentError | None = None
         self.calls = 0
         self.last_warnings: list[str] = []  # warnings the last call emitted (e.g. overflow in exp)
+        self.last_stdout = ""  # what the last call printed (only a test about printing grades it)
         self.transcript: list | None = None  # while set, each call's (module, function, [args, kwargs])
         self._ahead: collections.deque = collections.deque()  # prefetched (request bytes, CallResult)
         self.printed = ""  # the end of what calls that returned printed in this test (shown if it fails)
@@ -202,7 +203,8 @@ class Student:
             )
             raise self._fatal
         self.last_warnings = list(getattr(result, "warnings", []) or [])
-        if result.ok and getattr(result, "stdout", ""):
+        self.last_stdout = getattr(result, "stdout", "") or ""
+        if result.ok and self.last_stdout:
             # A wrong value fails the test later, in the suite: what the code printed is kept for it.
             self.printed = (self.printed + result.stdout)[-PRINTED_CHARS - 1:]
         if result.ok and not result.mutated:

@@ -1,4 +1,8 @@
-"""Hidden tests for regularization.py: agreement with dlref on random and edge inputs, dropout statistics."""
+"""Hidden tests for regularization.py: agreement with dlref on random and edge inputs, dropout statistics.
+
+Each test grades the function of its `grades` marker; the tests about the biases and about |w|'s
+kink at 0 look only at those entries.
+"""
 import numpy as np
 import pytest
 from hypothesis import given
@@ -7,9 +11,10 @@ from hypothesis.extra import numpy as hnp
 
 from autograder.suites.differential import agree, hint
 from autograder.suites.expect import array_like, assert_close, call_text, check
-from autograder.suites.feedback import Mismatch
+from autograder.suites.feedback import Mismatch, abbrev
+from autograder.mistakes import hints_for
 from autograder.suites.numgrad import numerical_grad, numerical_vjp, rel_error
-from autograder.suites.strategies import arrays
+from autograder.suites.strategies import arrays, batches
 from dlref import regularization as ref
 
 RATES = [0.0, 0.1, 0.2, 0.25, 0.75, 0.8, 0.9]  # 0.5 would hide keep/drop swapped and / rate vs / (1 - rate)
@@ -40,14 +45,16 @@ def dropout_out(got, x, call):
 # ---- dropout_forward -------------------------------------------------------------------------
 
 
+@pytest.mark.grades("dropout_forward")
 @pytest.mark.weight(2)
-@given(data=st.data(), x=arrays(max_dims=4), rate=st.sampled_from(RATES))
+@given(data=st.data(), x=st.one_of(arrays(max_dims=4), batches()), rate=st.sampled_from(RATES))
 def test_dropout_forward_given_mask(student, tol, data, x, rate):
-    """dropout_forward with a given mask matches the reference"""
+    """dropout_forward with a given mask matches the reference (batches of 1 to 64 included)"""
     mask = data.draw(hnp.arrays(bool, x.shape), label="mask")
     agree(student.regularization.dropout_forward, ref.dropout_forward, x, rate, mask=mask, tol=tol)
 
 
+@pytest.mark.grades("dropout_forward")
 @given(data=st.data(), x=arrays(max_dims=4), rate=st.sampled_from(RATES), seed=st.integers(0, 100))
 def test_dropout_forward_eval_mode(student, tol, data, x, rate, seed):
     """dropout_forward with training=False matches the reference"""
@@ -56,6 +63,7 @@ def test_dropout_forward_eval_mode(student, tol, data, x, rate, seed):
           tol=tol)
 
 
+@pytest.mark.grades("dropout_forward")
 @pytest.mark.parametrize("rate", [0.1, 0.75, 0.9])
 def test_dropout_statistics(student, tol, rate):
     """dropout on a batch of images keeps 1 - rate of the values and preserves the mean"""
@@ -84,6 +92,7 @@ def test_dropout_statistics(student, tol, rate):
                        f"(allowed difference {allowed_mean:.3f})", KEEP_PROB if swapped else "")
 
 
+@pytest.mark.grades("dropout_forward")
 def test_dropout_rate_zero_keeps_everything(student, tol):
     """dropout with rate 0 keeps every value unscaled"""
     x = np.random.default_rng(3).normal(size=(4, 7))
@@ -93,14 +102,16 @@ def test_dropout_rate_zero_keeps_everything(student, tol):
 # ---- dropout_backward ------------------------------------------------------------------------
 
 
+@pytest.mark.grades("dropout_backward")
 @pytest.mark.weight(2)
-@given(data=st.data(), dout=arrays(max_dims=4), rate=st.sampled_from(RATES))
+@given(data=st.data(), dout=st.one_of(arrays(max_dims=4), batches()), rate=st.sampled_from(RATES))
 def test_dropout_backward(student, tol, data, dout, rate):
-    """dropout_backward matches the reference"""
+    """dropout_backward matches the reference (batches of 1 to 64 included)"""
     mask = data.draw(hnp.arrays(bool, dout.shape), label="mask")
     agree(student.regularization.dropout_backward, ref.dropout_backward, dout, mask, rate, tol=tol)
 
 
+@pytest.mark.grades("dropout_backward")
 @given(data=st.data(), rate=st.sampled_from(RATES))
 def test_dropout_backward_numerical(student, tol, data, rate):
     """dropout_backward agrees with a numerical derivative of dropout"""
@@ -120,12 +131,14 @@ def test_dropout_backward_numerical(student, tol, data, rate):
 # ---- L1 / L2 penalties -----------------------------------------------------------------------
 
 
+@pytest.mark.grades("l2_penalty")
 @given(params=params_dicts(), lam=LAMS)
 def test_l2_penalty(student, tol, params, lam):
     """l2_penalty matches the reference"""
     agree(student.regularization.l2_penalty, ref.l2_penalty, params, lam, tol=tol)
 
 
+@pytest.mark.grades("l2_penalty_grad")
 @pytest.mark.weight(2)
 @given(params=params_dicts(), lam=LAMS)
 def test_l2_penalty_grad(student, tol, params, lam):
@@ -133,12 +146,14 @@ def test_l2_penalty_grad(student, tol, params, lam):
     agree(student.regularization.l2_penalty_grad, ref.l2_penalty_grad, params, lam, tol=tol)
 
 
+@pytest.mark.grades("l1_penalty")
 @given(params=params_dicts(), lam=LAMS)
 def test_l1_penalty(student, tol, params, lam):
     """l1_penalty matches the reference"""
     agree(student.regularization.l1_penalty, ref.l1_penalty, params, lam, tol=tol)
 
 
+@pytest.mark.grades("l1_penalty_grad")
 @pytest.mark.weight(2)
 @given(params=params_dicts(), lam=LAMS)
 def test_l1_penalty_grad(student, tol, params, lam):
@@ -147,30 +162,59 @@ def test_l1_penalty_grad(student, tol, params, lam):
     agree(student.regularization.l1_penalty_grad, ref.l1_penalty_grad, params, lam, tol=tol)
 
 
+@pytest.mark.grades("l1_penalty_grad", convention="sign(0) = 0")
 def test_l1_penalty_grad_at_zero(student, tol):
     """l1_penalty_grad is 0 where a weight is exactly 0"""
-    params = {"W1": np.array([[0.0, 1.5], [-2.0, 0.0], [0.0, -0.0]]), "b1": np.array([0.0, 1.0]),
+    params = {"W1": np.array([[0.0, 1.5], [-2.0, 0.0], [0.0, -0.0]]), "b1": np.array([0.5, 1.0]),
               "W2": np.array([[0.0], [3.0]]), "b2": np.array([-1.0])}
-    agree(student.regularization.l1_penalty_grad, ref.l1_penalty_grad, params, 0.1, tol=tol)
+    call = call_text("l1_penalty_grad", params, 0.1)
+    grads = student.regularization.l1_penalty_grad(params, 0.1)
+    check(isinstance(grads, dict) and {"W1", "W2"} <= set(grads), lambda: f"{call} returned no gradient for W1 and W2")
+    expected = ref.l1_penalty_grad(params, 0.1)
+    for key in ("W1", "W2"):  # only the zero weights: the others, and the biases, have their own tests
+        zero = params[key] == 0
+        got = array_like(grads[key], params[key], f"{call}[{key!r}]")
+        mistaken = [(text, out[key][zero]) for text, out in hints_for("regularization", "l1_penalty_grad", (params, 0.1), {})
+                    if isinstance(out, dict) and key in out]
+        assert_close(got[zero], expected[key][zero], call=call, tol=tol, what=f"{key} at its zero entries",
+                     hints=mistaken)
 
 
 BIAS_HEAVY = {"W1": np.array([[0.5, -1.0], [0.25, 2.0]]), "b1": np.array([10.0, -20.0]),
               "W2": np.array([[1.0], [-0.5]]), "b2": np.array([30.0])}
 
 
-@pytest.mark.parametrize("name", ["l1_penalty", "l2_penalty"])
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.grades(n)) for n in ("l1_penalty", "l2_penalty")])
 def test_penalty_ignores_biases(student, tol, name):
-    """the penalty does not include the biases"""
-    agree(getattr(student.regularization, name), getattr(ref, name), BIAS_HEAVY, 0.1, tol=tol)
+    """the penalty does not change when the biases change"""
+    fn = getattr(student.regularization, name)
+    other = {k: (v + 5.0 if k.startswith("b") else v) for k, v in BIAS_HEAVY.items()}
+    values = [fn(p, 0.1) for p in (BIAS_HEAVY, other)]
+    for p, v in zip((BIAS_HEAVY, other), values):
+        check(isinstance(v, (int, float, np.floating)) and not isinstance(v, bool),
+              lambda: f"{call_text(name, p, 0.1)} returned {v!r}; expected a float")
+    check(np.isclose(float(values[0]), float(values[1]), rtol=tol.rtol, atol=tol.atol),
+          lambda: f"{call_text(name, BIAS_HEAVY, 0.1)} = {float(values[0]):.10g}, but with every bias 5 larger it is "
+          f"{float(values[1]):.10g}: the biases must not count",
+          hint='penalize only the weights (keys starting with "W"); biases are not regularized.')
 
 
-@pytest.mark.parametrize("name", ["l1_penalty_grad", "l2_penalty_grad"])
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.grades(n))
+                                  for n in ("l1_penalty_grad", "l2_penalty_grad")])
 def test_penalty_grad_zero_for_biases(student, tol, name):
     """the penalty gradient is zero for the biases"""
-    agree(getattr(student.regularization, name), getattr(ref, name), BIAS_HEAVY, 0.1, tol=tol)
+    call = call_text(name, BIAS_HEAVY, 0.1)
+    grads = getattr(student.regularization, name)(BIAS_HEAVY, 0.1)
+    check(isinstance(grads, dict), lambda: f"{call} returned {type(grads).__name__}; expected a dict")
+    for key in ("b1", "b2"):
+        check(key in grads, lambda: f"{call} has no gradient for {key!r}",
+              hint="return a gradient for every key of params, with zeros for the biases, not only for the weights.")
+        got = array_like(grads[key], BIAS_HEAVY[key], f"{call}[{key!r}]")
+        check(np.all(got == 0), lambda: f"{call}[{key!r}] is {abbrev(got)}; the biases' gradient is zeros",
+              hint='biases are not regularized: their gradient is zeros (only keys starting with "W" get one).')
 
 
-@pytest.mark.parametrize("name", ["l1", "l2"])
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.grades(f"{n}_penalty_grad")) for n in ("l1", "l2")])
 @given(params=params_dicts(), lam=LAMS)
 def test_penalty_grad_numerical(student, tol, name, params, lam):
     """the penalty gradient agrees with a numerical gradient of the penalty"""
@@ -211,6 +255,7 @@ def loss_curves(draw, max_size=14):
     return [float(k) / 8 for k in ks]
 
 
+@pytest.mark.grades("early_stopping")
 @pytest.mark.weight(3)
 @given(losses=loss_curves(), patience=st.integers(0, 4), min_delta=st.sampled_from(DELTAS))
 def test_early_stopping(student, tol, losses, patience, min_delta):
@@ -227,6 +272,7 @@ TIES = [
 ]
 
 
+@pytest.mark.grades("early_stopping")
 @pytest.mark.weight(2)
 def test_early_stopping_ties_and_plateaus(student, tol):
     """a loss equal to the best is not an improvement"""
@@ -235,6 +281,7 @@ def test_early_stopping_ties_and_plateaus(student, tol):
             agree(student.regularization.early_stopping, ref.early_stopping, losses, patience, tol=tol)
 
 
+@pytest.mark.grades("early_stopping")
 def test_early_stopping_each_patience(student, tol):
     """early_stopping stops after patience epochs without improvement, for patience 0 to 4"""
     losses = [3.0, 2.5, 2.0, 2.25, 2.125, 2.5, 2.75, 3.0, 3.25, 3.5]
@@ -242,6 +289,7 @@ def test_early_stopping_each_patience(student, tol):
         agree(student.regularization.early_stopping, ref.early_stopping, losses, patience, tol=tol)
 
 
+@pytest.mark.grades("early_stopping")
 @pytest.mark.weight(2)
 def test_early_stopping_min_delta(student, tol):
     """improvements smaller than min_delta do not count"""
@@ -258,6 +306,7 @@ def test_early_stopping_min_delta(student, tol):
                       min_delta=min_delta, tol=tol)
 
 
+@pytest.mark.grades("early_stopping")
 def test_early_stopping_never_stops(student, tol):
     """early_stopping returns the last epoch when training never stops"""
     for losses, patience in [([0.5], 0), ([0.5], 3), ([4.0, 3.0, 2.0, 1.0, 0.5], 1), ([1.0, 0.75, 1.0, 0.5], 2),
@@ -265,6 +314,7 @@ def test_early_stopping_never_stops(student, tol):
         agree(student.regularization.early_stopping, ref.early_stopping, losses, patience, tol=tol)
 
 
+@pytest.mark.grades("early_stopping")
 def test_early_stopping_best_before_stop(student, tol):
     """best_epoch comes from the epochs run, even when a lower loss comes later"""
     for losses, patience in [([1.0, 0.5, 0.75, 0.875, 1.0, 0.25], 2), ([1.0, 1.25, 1.5, 0.0], 1),

@@ -1,4 +1,9 @@
-"""Public checks for backprop.py: fixed vectors, init properties, and gradients against your own loss."""
+"""Public checks for backprop.py: fixed vectors, init properties, and gradients against your own loss.
+
+Each test grades the functions of its `grades` marker; the self-consistency checks grade a pair
+(e.g. your loss and your gradients) and say which of the two fails its own checks too. relu'(0) = 0
+is graded only in the case about it.
+"""
 import numpy as np
 import pytest
 
@@ -6,7 +11,7 @@ from autograder.suites.expect import array_like, call_text, check
 from autograder.suites.feedback import GraderError, abbrev
 from autograder.suites.numgrad import numerical_grad_many, numerical_vjp_many
 from autograder.suites.strategies import one_hot
-from autograder.course.vectors import case, check_recorded, recorded
+from autograder.course.vectors import case, cases_as_params, check_quiet, check_recorded, consistency_note
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid")
 GAP = 0.05  # smallest |pre-activation| allowed in gradient checks: far from relu's kink at 0 (h = 1e-6)
@@ -64,12 +69,11 @@ CASES = [
 ]
 
 
-def weighted(cases):
-    """init_params' exact values depend on the draw order: weighted lower than its properties."""
-    return [pytest.param(c, marks=pytest.mark.weight(0.5)) if c.function == "init_params" else c for c in cases]
+CONVENTIONS = {"mlp_loss_and_grads-relu-at-0": "relu'(0)"}
 
 
-@pytest.mark.parametrize("c", weighted(recorded("backprop")), ids=str)
+# init_params' exact values depend on the draw order: weighted lower than its properties.
+@pytest.mark.parametrize("c", cases_as_params("backprop", CONVENTIONS, weights={"init_params": 0.5}))
 def test_recorded(student, tol, c):
     """gives the expected output on a fixed input"""
     check_recorded(student, "backprop", c, tol)
@@ -89,9 +93,10 @@ def loss_and_grads(got, params, call):
     return float(loss), {k: array_like(grads[k], params[k], f"grads[{k!r}] of {call}") for k in params}
 
 
+@pytest.mark.grades("dense_forward", "dense_backward")
 @pytest.mark.parametrize("n, d, m", [(1, 3, 2), (4, 2, 3), (3, 3, 3)])
 def test_dense_backward_matches_numerical_vjp(student, tol, n, d, m):
-    """dense_backward agrees with a numerical VJP of your own dense_forward"""
+    """your dense_forward and dense_backward agree (dense_backward is a numerical VJP of your dense_forward)"""
     rng = np.random.default_rng(100 * n + 10 * d + m)
     x, w, b, dout = (rng.normal(size=s) for s in ((n, d), (d, m), (m,), (n, m)))
     fwd = student.backprop.dense_forward
@@ -112,14 +117,16 @@ def test_dense_backward_matches_numerical_vjp(student, tol, n, d, m):
         # A gradient entry can be ~0 by cancellation, where a relative error means nothing: an absolute
         # floor of 1e-7 sits well above central-difference noise (~1e-9 here) and far below any real mistake.
         check(np.allclose(mine, num, rtol=tol.grad_rel_error, atol=1e-7),
-              lambda: f"{name} of {call} disagrees with the numerical VJP of your dense_forward: largest difference "
-              f"{np.max(np.abs(mine - num)):.3g}")
+              lambda: f"your dense_forward and dense_backward disagree: {name} of {call} is not the numerical VJP of "
+              f"your dense_forward (largest difference {np.max(np.abs(mine - num)):.3g})",
+              hint=lambda: consistency_note(student, "backprop", ("dense_forward", "dense_backward"), tol))
 
 
+@pytest.mark.grades("mlp_loss_and_grads")
 @pytest.mark.weight(2)
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_mlp_grads_match_numerical_grads(student, tol, activation):
-    """mlp_loss_and_grads' gradients agree with numerical gradients of your own loss"""
+    """your mlp_loss_and_grads' loss and gradients agree (the gradients are numerical gradients of your loss)"""
     params, x, y = network(5, [3, 4, 3, 3], n=5)
     if activation == "relu":  # the inputs are fixed: this guards the grader's choice of seed, off relu's kink
         if min(np.min(np.abs(z)) for z in pre_activations(params, x, G[activation])) <= GAP:
@@ -136,13 +143,17 @@ def test_mlp_grads_match_numerical_grads(student, tol, activation):
         # Entries near 0 (saturated units) make relative errors meaningless: rtol plus a 1e-7 floor,
         # above the ~1e-10 noise of central differences on a loss of order 1.
         check(np.allclose(grads[k], num, rtol=tol.grad_rel_error, atol=1e-7),
-              lambda: f"grads[{k!r}] of {call} disagrees with the numerical gradient of your loss: largest difference "
-              f"{np.max(np.abs(grads[k] - num)):.3g} (yours {abbrev(grads[k], 6)}, numerical {abbrev(num, 6)})")
+              lambda: f"your loss and your gradients disagree: grads[{k!r}] of {call} is not the numerical gradient of "
+              f"your loss (largest difference {np.max(np.abs(grads[k] - num)):.3g}; yours {abbrev(grads[k], 6)}, "
+              f"numerical {abbrev(num, 6)})",
+              hint=lambda: consistency_note(student, "backprop", ("mlp_loss_and_grads", "mlp_loss_and_grads"), tol,
+                                            parts=(0, 1), names=("loss", "gradients")))
 
 
+@pytest.mark.grades("mlp_forward", "mlp_loss_and_grads")
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_loss_matches_your_forward(student, tol, activation):
-    """the loss is the mean softmax cross-entropy of your mlp_forward's logits"""
+    """your loss is the mean softmax cross-entropy of your mlp_forward's logits"""
     params, x, y = network(3, [4, 5, 3], n=6)
     call = call_text("mlp_forward", params, x, activation=activation)
     logits = array_like(student.backprop.mlp_forward(params, x, activation=activation), y, call)
@@ -151,8 +162,10 @@ def test_loss_matches_your_forward(student, tol, activation):
     lcall = call_text("mlp_loss_and_grads", params, x, y, activation=activation)
     loss, _ = loss_and_grads(student.backprop.mlp_loss_and_grads(params, x, y, activation=activation), params, lcall)
     check(np.isclose(loss, expected, rtol=tol.rtol, atol=tol.atol),
-          lambda: f"{lcall} returned the loss {loss:.10g}, but the mean over N of -sum(y * log_softmax(logits)) of your "
-          f"mlp_forward's logits is {expected:.10g}")
+          lambda: f"your mlp_forward and mlp_loss_and_grads disagree: {lcall} returned the loss {loss:.10g}, but the mean "
+          f"over N of -sum(y * log_softmax(logits)) of your mlp_forward's logits is {expected:.10g}",
+          hint=lambda: consistency_note(student, "backprop", ("mlp_forward", "mlp_loss_and_grads"), tol,
+                                        parts=(None, 0), names=("mlp_forward", "loss")))
 
 
 def init_dict(got, sizes, call):
@@ -167,6 +180,7 @@ def init_dict(got, sizes, call):
     return out
 
 
+@pytest.mark.grades("init_params")
 def test_init_params_shapes_and_zero_biases(student):
     """init_params has keys W1..WL, b1..bL of the right shapes, with zero biases"""
     sizes = [4, 3, 5, 2]
@@ -177,6 +191,7 @@ def test_init_params_shapes_and_zero_biases(student):
         check(np.any(params[f"W{i}"] != 0), lambda: f"W{i} of {call} is all zeros; it should be random")
 
 
+@pytest.mark.grades("init_params")
 def test_init_params_std_is_sigma(student):
     """init_params draws weights with mean 0 and standard deviation sigma"""
     sizes, sigma = [100, 60, 50], 0.05
@@ -186,10 +201,12 @@ def test_init_params_std_is_sigma(student):
         w = params[f"W{i}"]
         # 3000+ draws: the sample std is within ~1.3% of sigma (1 standard error); 10% is ~8 standard errors.
         check(abs(w.std() / sigma - 1) < 0.1, lambda: f"W{i} of {call} has standard deviation {w.std():.4g}; expected about "
-              f"sigma = {sigma} (rng.normal takes the standard deviation, not the variance)")
+              f"sigma = {sigma}", hint="rng.normal(loc, scale) takes the standard deviation: draw with scale sigma, "
+              "not sigma**2." if abs(w.std() / sigma**2 - 1) < 0.1 else "")
         check(abs(w.mean()) < 6 * sigma / np.sqrt(w.size), lambda: f"W{i} of {call} has mean {w.mean():.4g}; expected about 0")
 
 
+@pytest.mark.grades("init_params")
 def test_init_params_seeded(student):
     """init_params: the same seed gives the same parameters, another seed different ones"""
     sizes = [5, 4, 3]
@@ -201,3 +218,10 @@ def test_init_params_seeded(student):
     check(all(np.array_equal(first[k], again[k]) for k in first),
           lambda: f"two calls of {calls[0]} gave different parameters: use np.random.default_rng(seed), not a global RNG")
     check(not np.array_equal(first["W1"], other["W1"]), lambda: f"seed=0 and seed=1 gave the same W1: use the seed")
+
+
+@pytest.mark.grades("dense_forward", "dense_backward", "init_params", "mlp_forward", "mlp_loss_and_grads",
+                    convention="no printing")
+def test_does_not_print(student):
+    """no function prints (each is called once on a fixed input)"""
+    check_quiet(student, "backprop")

@@ -1,4 +1,8 @@
-"""Public checks for conv.py: fixed vectors, output sizes, and gradients consistent with your own forward."""
+"""Public checks for conv.py: fixed vectors, output sizes, and gradients consistent with your own forward.
+
+Each test grades the functions of its `grades` marker; the self-consistency checks grade a forward
+and its backward together and say which of the two fails its own checks too.
+"""
 import numpy as np
 import pytest
 from hypothesis import Phase, given, settings
@@ -6,7 +10,7 @@ from hypothesis import strategies as st
 
 from autograder.suites.expect import array_like, call_text, check
 from autograder.suites.numgrad import numerical_vjp_many, rel_error
-from autograder.course.vectors import case, check_recorded, recorded
+from autograder.course.vectors import case, cases_as_params, check_quiet, check_recorded, consistency_note
 
 # Hypothesis' explain phase re-runs a failing test up to hundreds of times (seconds) for notes the
 # feedback never shows; the shrunk example is kept.
@@ -70,7 +74,11 @@ CASES = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize("c", recorded("conv"), ids=str)
+CONVENTIONS = {"maxpool-backward-ties-all-equal": "ties: first maximum", "maxpool-backward-ties-overlapping":
+               "ties: first maximum", "maxpool-backward-two-maxima": "ties: first maximum"}
+
+
+@pytest.mark.parametrize("c", cases_as_params("conv", CONVENTIONS))
 def test_recorded(student, tol, c):
     """gives the expected output on a fixed input"""
     check_recorded(student, "conv", c, tol)
@@ -96,6 +104,7 @@ def conv_shapes(draw):
     return x, kernel, rng.uniform(-1, 1, c_out), stride, padding
 
 
+@pytest.mark.grades("conv2d_forward")
 @settings(phases=PHASES)
 @given(conv_shapes())
 def test_conv_output_shape(student, c):
@@ -107,6 +116,7 @@ def test_conv_output_shape(student, c):
                call_text("conv2d_forward", x, w, b, stride=stride, padding=padding))
 
 
+@pytest.mark.grades("maxpool_forward")
 @settings(phases=PHASES)
 @given(n=st.integers(1, 2), h=st.integers(3, 7), w=st.integers(3, 7), c=st.integers(1, 3),
        pool=st.sampled_from([2, 3]), stride=st.integers(1, 3))
@@ -135,9 +145,10 @@ GRAD_CONFIGS = [
 ]
 
 
+@pytest.mark.grades("conv2d_forward", "conv2d_backward")
 @pytest.mark.parametrize("x_shape, w_shape, stride, padding", GRAD_CONFIGS)
 def test_conv_backward_matches_numerical_grad(student, tol, x_shape, w_shape, stride, padding):
-    """conv2d_backward agrees with a numerical gradient of your own conv2d_forward"""
+    """your conv2d_forward and conv2d_backward agree (the backward is a numerical gradient of your forward)"""
     rng = np.random.default_rng(7)
     x, w, b = rng.uniform(-2, 2, x_shape), rng.uniform(-2, 2, w_shape), rng.uniform(-1, 1, w_shape[3])
     shape = (x_shape[0], out_size(x_shape[1], w_shape[0], stride, padding),
@@ -158,15 +169,18 @@ def test_conv_backward_matches_numerical_grad(student, tol, x_shape, w_shape, st
     for name, got in zip(("dx", "dw", "db"), (dx, dw, db)):
         # Forward is linear in each argument: central differences are exact up to rounding (~1e-9 relative).
         ok = np.allclose(got, numeric[name], rtol=tol.grad_rel_error, atol=1e-7)
-        check(ok, lambda: f"{name} of {call_text('conv2d_backward', dout, x, w, stride=stride, padding=padding)} "
-                  f"disagrees with the numerical gradient of your conv2d_forward: relative error "
-                  f"{rel_error(got, numeric[name]):.2g} (allowed {tol.grad_rel_error:g})")
+        check(ok, lambda: f"your conv2d_forward and conv2d_backward disagree: {name} of "
+                  f"{call_text('conv2d_backward', dout, x, w, stride=stride, padding=padding)} is not the numerical "
+                  f"gradient of your conv2d_forward (relative error {rel_error(got, numeric[name]):.2g}, allowed "
+                  f"{tol.grad_rel_error:g})",
+              hint=lambda: consistency_note(student, "conv", ("conv2d_forward", "conv2d_backward"), tol))
 
 
+@pytest.mark.grades("conv2d_forward", "conv2d_backward")
 @settings(max_examples=15, phases=PHASES)
 @given(conv_shapes(), st.integers(0, 2**16))
 def test_conv_adjoint_identity(student, tol, c, seed):
-    """sum(dout * conv(x, w)) equals sum(x * dx) and sum(w * dw) (convolution is linear in x and in w)"""
+    """your conv2d_forward and conv2d_backward agree: sum(dout * conv(x, w)) equals sum(x * dx) and sum(w * dw)"""
     x, w, _, stride, padding = c
     (n, h, wd, _), (kh, kw, _, c_out) = x.shape, w.shape
     shape = (n, out_size(h, kh, stride, padding), out_size(wd, kw, stride, padding), c_out)
@@ -180,8 +194,9 @@ def test_conv_adjoint_identity(student, tol, c, seed):
     scale = float(np.sum(np.abs(dout))) * float(np.max(np.abs(x))) * float(np.sum(np.abs(w))) + 1.0
     for name, val in (("sum(x * dx)", via_x), ("sum(w * dw)", via_w)):
         check(abs(lhs - val) <= tol.rtol * scale,
-              lambda: f"adjoint identity fails for stride={stride}, padding={padding!r}: sum(dout * conv(x, w)) = "
-              f"{lhs:.10g} but {name} = {val:.10g} with your conv2d_backward")
+              lambda: f"your conv2d_forward and conv2d_backward disagree (adjoint identity, stride={stride}, "
+              f"padding={padding!r}): sum(dout * conv(x, w)) = {lhs:.10g} but {name} = {val:.10g}",
+              hint=lambda: consistency_note(student, "conv", ("conv2d_forward", "conv2d_backward"), tol))
 
 
 POOL_CONFIGS = [
@@ -191,9 +206,10 @@ POOL_CONFIGS = [
 ]
 
 
+@pytest.mark.grades("maxpool_forward", "maxpool_backward")
 @pytest.mark.parametrize("x_shape, pool, stride", POOL_CONFIGS)
 def test_maxpool_backward_matches_numerical_grad(student, tol, x_shape, pool, stride):
-    """maxpool_backward agrees with a numerical gradient of your own maxpool_forward (no ties)"""
+    """your maxpool_forward and maxpool_backward agree (the backward is a numerical gradient of your forward, no ties)"""
     rng = np.random.default_rng(11)
     # Distinct values 0.1 apart: the perturbation h = 1e-6 never changes which input is a maximum.
     x = (rng.permutation(int(np.prod(x_shape))).reshape(x_shape) - 10.0) * 0.1
@@ -208,10 +224,12 @@ def test_maxpool_backward_matches_numerical_grad(student, tol, x_shape, pool, st
         x, dout)  # fmt: skip
     # Most entries are exactly 0 (not a window maximum): compare with allclose, not relative error.
     check(np.allclose(got, numeric, rtol=tol.grad_rel_error, atol=1e-7),
-          lambda: f"{call} disagrees with the numerical gradient of your maxpool_forward: relative error "
-          f"{rel_error(got, numeric):.2g} (allowed {tol.grad_rel_error:g})")
+          lambda: f"your maxpool_forward and maxpool_backward disagree: {call} is not the numerical gradient of your "
+          f"maxpool_forward (relative error {rel_error(got, numeric):.2g}, allowed {tol.grad_rel_error:g})",
+          hint=lambda: consistency_note(student, "conv", ("maxpool_forward", "maxpool_backward"), tol))
 
 
+@pytest.mark.grades("maxpool_backward")
 @settings(phases=PHASES)
 @given(n=st.integers(1, 2), h=st.integers(3, 6), w=st.integers(3, 6), pool=st.sampled_from([2, 3]),
        stride=st.integers(1, 3), seed=st.integers(0, 2**16))
@@ -224,3 +242,9 @@ def test_maxpool_gradient_sum(student, tol, n, h, w, pool, stride, seed):
     dx = array_like(student.conv.maxpool_backward(dout, x, pool_size=pool, stride=stride), x, call)
     check(np.isclose(dx.sum(), dout.sum(), rtol=tol.rtol, atol=tol.atol),
           lambda: f"{call}: the gradients add up to {dx.sum():.6g}, not sum(dout) = {dout.sum():.6g}")
+
+
+@pytest.mark.grades("conv2d_forward", "conv2d_backward", "maxpool_forward", "maxpool_backward", convention="no printing")
+def test_does_not_print(student):
+    """no function prints (each is called once on a fixed input)"""
+    check_quiet(student, "conv")

@@ -1,4 +1,9 @@
-"""Public checks for perceptron.py: fixed vectors, properties, and the unknown-activation error."""
+"""Public checks for perceptron.py: fixed vectors, properties, and the unknown-activation error.
+
+Each test grades the functions of its `grades` marker. Conventions are graded only in the tests
+about them: z == 0 predicts 1 (predict-zero-gives-1), integer labels (their dtype test: every
+other test reads 0/1 labels of any dtype), ValueError for an unknown activation, no printing.
+"""
 import math
 
 import numpy as np
@@ -9,9 +14,9 @@ from hypothesis.extra import numpy as hnp
 
 from autograder.suites.expect import array_like, call_text, check
 from autograder.suites.feedback import Mismatch, abbrev
-from autograder.suites.strategies import arrays, floats
+from autograder.suites.strategies import arrays, as_labels, floats
 from autograder.suites.student import StudentError
-from autograder.course.vectors import case, check_recorded, recorded
+from autograder.course.vectors import case, cases_as_params, check_quiet, check_recorded, consistency_note
 
 # z = x @ W + b is exactly 0 on rows 0 and 2 (b = 0): perceptron_predict must give 1 there.
 X = np.array([[1.0, 1.0], [2.0, -1.0], [0.0, 0.0], [-1.0, 0.5], [0.5, 2.0]])
@@ -43,10 +48,14 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("c", recorded("perceptron"), ids=str)
+CONVENTIONS = {"predict-zero-gives-1": "z == 0 predicts 1"}
+
+
+@pytest.mark.parametrize("c", cases_as_params("perceptron", CONVENTIONS))
 def test_recorded(student, tol, c):
     """gives the expected output on a fixed input"""
-    check_recorded(student, "perceptron", c, tol)
+    check_recorded(student, "perceptron", c, tol,
+                   normalize=lambda c, got: as_labels(got) if c.function == "perceptron_predict" else got)
 
 
 def samples(max_n: int = 6, max_m: int = 4):
@@ -64,10 +73,11 @@ def _sigmoid(z):
 G = {"sigmoid": _sigmoid, "tanh": np.tanh, "relu": lambda z: np.maximum(z, 0.0), "linear": lambda z: z}
 
 
+@pytest.mark.grades("weighted_sum", "perceptron_forward")
 @pytest.mark.parametrize("activation", list(G))
 @given(xw=samples(), b=floats(-5, 5))
 def test_forward_applies_activation_to_weighted_sum(student, tol, activation, xw, b):
-    """perceptron_forward is g(weighted_sum(x, w, b)) for each activation"""
+    """your perceptron_forward is g(your weighted_sum(x, w, b)) for each activation"""
     x, w = xw
     n = np.zeros(x.shape[0])
     z = array_like(student.perceptron.weighted_sum(x, w, b), n, call_text("weighted_sum", x, w, b))
@@ -75,12 +85,15 @@ def test_forward_applies_activation_to_weighted_sum(student, tol, activation, xw
     y = array_like(student.perceptron.perceptron_forward(x, w, b, activation=activation), n, call)
     expected = G[activation](z)
     check(np.allclose(y, expected, rtol=tol.rtol, atol=tol.atol),
-          lambda: f"{call} returned {abbrev(y)}; {activation} of your weighted_sum gives {abbrev(expected)}")
+          lambda: f"your perceptron_forward and your weighted_sum disagree: {call} returned {abbrev(y)}; {activation} of "
+          f"your weighted_sum gives {abbrev(expected)}",
+          hint=lambda: consistency_note(student, "perceptron", ("weighted_sum", "perceptron_forward"), tol))
 
 
+@pytest.mark.grades("weighted_sum", "perceptron_predict")
 @given(xw=samples(), b=floats(-5, 5))
-def test_predict_is_the_sign_of_weighted_sum(student, xw, b):
-    """perceptron_predict is 1 where your weighted_sum is >= 0, else 0"""
+def test_predict_is_the_sign_of_weighted_sum(student, tol, xw, b):
+    """your perceptron_predict is 1 where your weighted_sum is >= 0, else 0"""
     x, w = xw
     n = np.zeros(x.shape[0])
     z = array_like(student.perceptron.weighted_sum(x, w, b), n, call_text("weighted_sum", x, w, b))
@@ -91,17 +104,20 @@ def test_predict_is_the_sign_of_weighted_sum(student, xw, b):
     clear = np.abs(z) > 1e-9
     expected = (z >= 0).astype(np.float64)
     bad = np.flatnonzero(clear & (labels != expected))
-    check(bad.size == 0, lambda: f"{call} returned {abbrev(labels)}; from your weighted_sum z = {abbrev(z)} the labels are "
-          f"{abbrev(expected)} (first difference at sample {bad[0] if bad.size else 0})")
+    check(bad.size == 0, lambda: f"your perceptron_predict and your weighted_sum disagree: {call} returned {abbrev(labels)}; "
+          f"from your weighted_sum z = {abbrev(z)} the labels are {abbrev(expected)} (first difference at sample "
+          f"{bad[0] if bad.size else 0})",
+          hint=lambda: consistency_note(student, "perceptron", ("weighted_sum", "perceptron_predict"), tol))
 
 
+@pytest.mark.grades("perceptron_predict", convention="integer labels")
 def test_predict_returns_integer_labels(student):
     """perceptron_predict returns integer labels (not bool or float)"""
     call = call_text("perceptron_predict", X, W, 0.0)
     got = student.perceptron.perceptron_predict(X, W, 0.0)
     labels = array_like(got, np.zeros(len(X)), call)
-    check(got.dtype.kind in "iu", lambda: f"{call} returned dtype {got.dtype}; expected integer labels "
-          f"(cast with .astype(int))")
+    check(got.dtype.kind in "iu", lambda: f"{call} returned dtype {got.dtype}; expected integer labels",
+          hint=f"return integer labels: cast the comparison with .astype(int), not {'float' if got.dtype.kind == 'f' else 'bool'}.")
     check(bool(np.all((labels == 0) | (labels == 1))), lambda: f"{call} returned {abbrev(labels)}: labels must be 0 or 1")
 
 
@@ -121,10 +137,11 @@ def expect_value_error(fn, *args, **kwargs) -> None:
                    "never guess what an unknown name means: raise ValueError(f\"unknown activation {activation!r}\").")
 
 
-@pytest.mark.parametrize("name", ["softplus", "step"])
-def test_unknown_activation_raises(student, name):
-    """perceptron_forward raises ValueError for an unknown activation"""
-    expect_value_error(student.perceptron.perceptron_forward, X, W, 0.0, activation=name)
+@pytest.mark.grades("perceptron_forward", convention="ValueError for an unknown name")
+def test_unknown_activation_raises(student):
+    """perceptron_forward raises ValueError for an unknown activation ("softplus", "step")"""
+    for name in ("softplus", "step"):
+        expect_value_error(student.perceptron.perceptron_forward, X, W, 0.0, activation=name)
 
 
 @st.composite
@@ -154,6 +171,7 @@ def convergence_epochs(x: np.ndarray, w_star: np.ndarray, b_star: float) -> int:
     return math.floor(r2 / margin2) + 2  # +1: the epoch without a mistake; +1: rounding
 
 
+@pytest.mark.grades("perceptron_train")
 @settings(max_examples=15)
 @given(data=separable())
 def test_train_separates_separable_data(student, data):
@@ -171,3 +189,10 @@ def test_train_separates_separable_data(student, data):
     check(bad.size == 0, lambda: f"{call} returned w = {abbrev(w)}, b = {b:g}, which still misclassify sample "
           f"{bad[0] if bad.size else 0} of separable data; training must go on until an epoch has no mistake "
           f"(by the perceptron convergence theorem, Rosenblatt's rule gets there within these {epochs} epochs)")
+
+
+@pytest.mark.grades("weighted_sum", "perceptron_forward", "perceptron_predict", "perceptron_train",
+                    convention="no printing")
+def test_does_not_print(student):
+    """no function prints (each is called once on a fixed input)"""
+    check_quiet(student, "perceptron")

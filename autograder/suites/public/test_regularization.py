@@ -1,4 +1,8 @@
-"""Public checks for regularization.py: fixed vectors, dropout statistics, gradient self-consistency, early stopping."""
+"""Public checks for regularization.py: fixed vectors, dropout statistics, gradient self-consistency, early stopping.
+
+Each test grades the functions of its `grades` marker; the self-consistency checks grade a pair
+(a forward and its gradient) and say which of the two fails its own checks too.
+"""
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -9,7 +13,7 @@ from autograder.suites.expect import array_like, assert_close, call_text, check
 from autograder.suites.feedback import Mismatch
 from autograder.suites.numgrad import numerical_grad_many, numerical_vjp_many, rel_error
 from autograder.suites.strategies import arrays
-from autograder.course.vectors import case, check_recorded, recorded
+from autograder.course.vectors import case, cases_as_params, check_quiet, check_recorded, consistency_note
 
 X = np.array([[1.0, -2.0, 3.0, 0.5], [-0.5, 4.0, -1.5, 2.0]])
 MASK = np.array([[True, False, True, True], [False, True, True, False]])
@@ -20,6 +24,8 @@ PARAMS = {
     "W2": np.array([[1.0], [0.0], [-2.0]]),
     "b2": np.array([0.5]),
 }
+# |w|'s derivative at 0 is a convention (sign(0) = 0) with a case of its own: no zero weight here.
+PARAMS_NONZERO = {**PARAMS, "W1": np.array([[0.5, -1.0, 0.25], [2.0, 0.25, -0.75]]), "W2": np.array([[1.0], [0.5], [-2.0]])}
 # Early-stopping losses are multiples of 1/8 (exact in float32 and float64, as are their sums with
 # min_delta 1/8 or 1/4), so comparing in float64 or in float32 as Keras does gives the same answer.
 CASES = [
@@ -33,7 +39,8 @@ CASES = [
     case("l2-penalty", "l2_penalty", PARAMS, 0.01),
     case("l2-penalty-grad", "l2_penalty_grad", PARAMS, 0.01),
     case("l1-penalty", "l1_penalty", PARAMS, 0.01),
-    case("l1-penalty-grad", "l1_penalty_grad", PARAMS, 0.01),
+    case("l1-penalty-grad", "l1_penalty_grad", PARAMS_NONZERO, 0.01),
+    case("l1-penalty-grad-at-0", "l1_penalty_grad", PARAMS, 0.01),
     case("early-stopping-u-curve", "early_stopping", [1.0, 0.75, 0.5, 0.625, 0.75, 0.875, 1.0], 2),
     case("early-stopping-never-stops", "early_stopping", [2.0, 1.5, 1.0, 0.75], 1),
     case("early-stopping-ties", "early_stopping", [1.0, 0.5, 0.5, 0.5, 0.5, 0.25], 2),
@@ -70,12 +77,16 @@ def dropout_result(got, x, call):
     return out, mask
 
 
-@pytest.mark.parametrize("c", recorded("regularization"), ids=str)
+CONVENTIONS = {"l1-penalty-grad-at-0": "sign(0) = 0"}
+
+
+@pytest.mark.parametrize("c", cases_as_params("regularization", CONVENTIONS))
 def test_recorded(student, tol, c):
     """gives the expected output on a fixed input"""
     check_recorded(student, "regularization", c, tol)
 
 
+@pytest.mark.grades("dropout_forward")
 @pytest.mark.parametrize("rate", [0.2, 0.8])
 def test_dropout_keeps_one_minus_rate(student, rate):
     """dropout keeps a fraction 1 - rate of the values"""
@@ -90,6 +101,7 @@ def test_dropout_keeps_one_minus_rate(student, rate):
                        f"(within {allowed:.3f}, {SIGMAS:g} standard deviations of the sampling error)", hint)
 
 
+@pytest.mark.grades("dropout_forward")
 @pytest.mark.parametrize("rate", [0.2, 0.8])
 def test_dropout_scales_kept_values(student, tol, rate):
     """dropout returns x * mask / (1 - rate) for its mask, preserving the mean"""
@@ -107,6 +119,7 @@ def test_dropout_scales_kept_values(student, tol, rate):
                        KEEP_PROB if swapped else "")
 
 
+@pytest.mark.grades("dropout_forward")
 def test_dropout_seed_gives_the_mask(student):
     """the same seed gives the same mask, another seed another one"""
     x = np.ones((20, 30))
@@ -118,6 +131,7 @@ def test_dropout_seed_gives_the_mask(student):
           "dropout_forward gave the same mask for seed=5 and seed=6: draw it with np.random.default_rng(seed)")
 
 
+@pytest.mark.grades("dropout_forward")
 @given(x=arrays(), rate=st.sampled_from([0.0, 0.2, 0.5, 0.8]))
 def test_dropout_eval_mode_is_identity(student, tol, x, rate):
     """with training=False dropout returns x and an all-True mask"""
@@ -127,10 +141,12 @@ def test_dropout_eval_mode_is_identity(student, tol, x, rate):
     check(bool(mask.all()), lambda: f"{call} dropped values: with training=False the mask is all True")
 
 
+@pytest.mark.grades("dropout_forward", "dropout_backward")
 @settings(max_examples=10)  # each example costs 2 calls per element
 @given(data=st.data(), rate=st.sampled_from([0.2, 0.8]))
 def test_dropout_backward_matches_numerical_vjp(student, tol, data, rate):
-    """dropout_backward agrees with a numerical derivative of your own dropout_forward"""
+    """your dropout_forward and dropout_backward agree (dropout_backward is the numerical derivative of your
+    dropout_forward)"""
     x = data.draw(arrays(low=-5, high=5, max_dims=2, max_side=4), label="x")
     mask = data.draw(hnp.arrays(bool, x.shape), label="mask")
     dout = data.draw(arrays(shape=x.shape, low=-5, high=5), label="dout")
@@ -145,14 +161,17 @@ def test_dropout_backward_matches_numerical_vjp(student, tol, data, rate):
     numeric = numerical_vjp_many(out, x, dout)
     # dropout is linear in x: central differences are exact up to rounding, entries can be exactly 0.
     check(np.allclose(got, numeric, rtol=tol.grad_rel_error, atol=1e-7),
-          lambda: f"{call} disagrees with the numerical derivative of your dropout_forward: "
-          f"relative error {rel_error(got, numeric):.2g} (allowed {tol.grad_rel_error:g})")
+          lambda: f"your dropout_forward and dropout_backward disagree: {call} is not the numerical derivative of your "
+          f"dropout_forward (relative error {rel_error(got, numeric):.2g}, allowed {tol.grad_rel_error:g})",
+          hint=lambda: consistency_note(student, "regularization", ("dropout_forward", "dropout_backward"), tol))
 
 
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.grades(f"{n}_penalty", f"{n}_penalty_grad"))
+                                  for n in ("l1", "l2")])
 @settings(max_examples=8)  # 2 calls per parameter entry
-@given(data=st.data(), name=st.sampled_from(["l1", "l2"]))
+@given(data=st.data())
 def test_penalty_grad_matches_numerical_grad(student, tol, data, name):
-    """the penalty gradients agree with a numerical gradient of your own penalty"""
+    """your penalty and its gradient agree (the gradient is the numerical gradient of your penalty)"""
     sizes = data.draw(st.lists(st.integers(1, 3), min_size=2, max_size=3), label="layer sizes")
     params = {}
     for i, (d, h) in enumerate(zip(sizes, sizes[1:]), start=1):
@@ -180,8 +199,9 @@ def test_penalty_grad_matches_numerical_grad(student, tol, data, name):
         numeric = numerical_grad_many(lambda vs: [value(o) for o in penalty.map([({**params, key: v}, lam) for v in vs])], p)
         # The bias gradients are exactly 0, so compare with an absolute floor instead of a pure ratio.
         check(np.allclose(got, numeric, rtol=tol.grad_rel_error, atol=1e-7),
-              lambda: f"{grad_call}[{key!r}] disagrees with the numerical gradient of your {name}_penalty: "
-              f"largest difference {np.max(np.abs(got - numeric)):.3g}")
+              lambda: f"your {name}_penalty and {name}_penalty_grad disagree: {grad_call}[{key!r}] is not the numerical "
+              f"gradient of your {name}_penalty (largest difference {np.max(np.abs(got - numeric)):.3g})",
+              hint=lambda: consistency_note(student, "regularization", (f"{name}_penalty", f"{name}_penalty_grad"), tol))
 
 
 ZERO_BASED = "epochs are 0-based: the first epoch is epoch 0."
@@ -189,6 +209,7 @@ ZERO_BASED = "epochs are 0-based: the first epoch is epoch 0."
 LOSS_GRID = st.integers(0, 32).map(lambda k: k / 8)
 
 
+@pytest.mark.grades("early_stopping")
 @given(losses=st.lists(LOSS_GRID, min_size=1, max_size=12), patience=st.integers(0, 4),
        min_delta=st.sampled_from([0.0, 0.125, 0.25]))
 def test_early_stopping_properties(student, losses, patience, min_delta):
@@ -203,11 +224,16 @@ def test_early_stopping_properties(student, losses, patience, min_delta):
     if not 0 <= best <= stop <= last:
         raise Mismatch(f"{call} returned (stop_epoch={stop}, best_epoch={best}); expected 0 <= best_epoch <= "
                        f"stop_epoch <= {last} (0-based epochs of the {len(losses)} given)",
-                       ZERO_BASED if stop == len(losses) else "")
+                       "epochs are 0-based: of the len(val_losses) epochs the last is len(val_losses) - 1, which "
+                       "stop_epoch is when training never stops." if stop == len(losses) else "")
     waited = max(patience, 1)  # the first epoch without improvement stops when patience is 0 or 1
     if stop < last and stop - best != waited:
         hint = ""
-        if stop - best == waited + 1:
+        # Which of stop and best is off is known only when best is surely right (min_delta 0: the first minimum).
+        best_right = min_delta == 0.0 and best == int(np.argmin(losses[: stop + 1]))
+        if not best_right:
+            pass
+        elif stop - best == waited + 1:
             hint = "stop at the epoch where the wait reaches patience (wait >= patience): you stop one epoch too late."
         elif stop - best == waited - 1:
             hint = "the best epoch itself does not count in the wait: you stop one epoch too early."
@@ -224,3 +250,10 @@ def test_early_stopping_properties(student, losses, patience, min_delta):
                 hint = ZERO_BASED
             raise Mismatch(f"{call} returned best_epoch={best}; with min_delta=0 the best epoch is the first "
                            f"with the lowest loss among those run, {first_min}", hint)
+
+
+@pytest.mark.grades("dropout_forward", "dropout_backward", "l2_penalty", "l2_penalty_grad", "l1_penalty",
+                    "l1_penalty_grad", "early_stopping", convention="no printing")
+def test_does_not_print(student):
+    """no function prints (each is called once on a fixed input)"""
+    check_quiet(student, "regularization")

@@ -2,6 +2,11 @@
 
 Everything here is elementwise on an array of any shape, except softmax, which
 normalizes along one axis. Inputs are float64 arrays; outputs have the input's shape.
+
+How this file is graded (docs/grading-rules.md): each test grades named functions, with
+batches of 1 to 64 samples wherever there is a batch dimension; a convention (the "Graded:"
+lines below) costs points only in the tests about it. Functions must not print (one test
+checks it and shows what was printed) and must not warn for finite inputs.
 """
 # Self-contained rule: this file imports only numpy and needs no other exercise.
 import numpy as np
@@ -14,7 +19,8 @@ def sigmoid(z):
     shape with values in [0, 1].
 
     Numerical stability: for z < -709, exp(-z) overflows (a RuntimeWarning,
-    then inf). Only ever exponentiate a non-positive number, e = exp(-|z|),
+    then inf). Graded: |z| = 1000 gives the right values, and no warning (a
+    test of its own). Only ever exponentiate a non-positive number, e = exp(-|z|),
     which lies in (0, 1]:
         z >= 0:  g(z) = 1 / (1 + e)
         z <  0:  g(z) = e / (1 + e)      (multiply top and bottom by exp(z))
@@ -53,6 +59,7 @@ def tanh(z):
     z: array of any shape; returns an array of the same shape, values in [-1, 1].
 
     Hint: the formula above overflows for |z| > 709; numpy has a stable tanh.
+    Graded: |z| = 1000 gives the right values, and no overflow warning (a test of its own).
     """
     ### BEGIN SOLUTION
     return np.tanh(np.asarray(z, dtype=np.float64))
@@ -94,6 +101,7 @@ def relu_grad(z):
 
     z: array of any shape; returns a float64 array of the same shape.
     ReLU has no derivative at z == 0; like TensorFlow and PyTorch, use 0 there.
+    Graded: relu_grad(0.0) == 0.0, only in the checks about z == 0 (elsewhere z is never 0).
 
     Hint: a boolean comparison cast to float.
     """

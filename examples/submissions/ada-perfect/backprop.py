@@ -2,6 +2,11 @@
 
 Shapes: x (N, D) is a batch of N samples; a dense layer maps (N, D) -> (N, M)
 with W (D, M), b (M,). A network's parameters are a dict "W1", "b1", ..., "WL", "bL".
+
+How this file is graded (docs/grading-rules.md): each test grades named functions, with
+batches of 1 to 64 samples wherever there is a batch dimension; a convention (the "Graded:"
+lines below) costs points only in the tests about it. Functions must not print (one test
+checks it and shows what was printed) and must not warn for finite inputs.
 """
 # Self-contained rule: this file imports only numpy. What it needs from an
 # earlier exercise is a private copy below (names starting with "_"): fill them
@@ -89,6 +94,7 @@ def init_params(layer_sizes, sigma=0.01, seed=0):
     "Wi": (sizes[i-1], sizes[i]) drawn from N(0, sigma**2) and "bi": (sizes[i],) zeros.
     Draw with rng = np.random.default_rng(seed), one rng.normal call per layer
     in layer order, so the same seed gives the same network.
+    Graded: shapes, zero biases, std sigma, seeding, and (weight 0.5) these exact draws.
 
     Hint: rng.normal(0.0, sigma, size=(fan_in, fan_out)).
     """
@@ -134,6 +140,8 @@ def mlp_loss_and_grads(params, x, y, activation="relu"):
 
     Numerical stability: compute log-softmax with log-sum-exp (subtract the
     row max), never log(softmax).
+    Graded: relu'(0) = 0 in the backward pass, only in the checks that put a
+    pre-activation exactly at 0.
 
     Hint: in the forward pass, keep each layer's input a and pre-activation z;
     the backward pass needs them.

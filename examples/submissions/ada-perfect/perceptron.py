@@ -1,6 +1,11 @@
 """The perceptron (slides: "The Perceptron"): weighted sum, non-linearity, Rosenblatt's rule.
 
 Shapes: x (N, m) holds N samples of m inputs, w (m,) the weights, b the bias (a float).
+
+How this file is graded (docs/grading-rules.md): each test grades named functions, with
+batches of 1 to 64 samples wherever there is a batch dimension; a convention (the "Graded:"
+lines below) costs points only in the tests about it. Functions must not print (one test
+checks it and shows what was printed) and must not warn for finite inputs.
 """
 # Self-contained rule: this file imports only numpy. What it needs from an
 # earlier exercise is a private copy below (name starting with "_"): fill it in
@@ -41,6 +46,7 @@ def perceptron_forward(x, w, b, activation="sigmoid"):
     x: (N, m), w: (m,), b: float; returns y_hat: (N,).
     activation: g, one of "sigmoid", "tanh", "relu", "linear" (g(z) = z);
     any other name raises ValueError (never guess what the caller meant).
+    Graded: ValueError (not KeyError, not a default) for "softplus" and "step", in one check.
 
     Hint: compute z with weighted_sum, then pick g by name.
     """
@@ -63,6 +69,9 @@ def perceptron_predict(x, w, b):
 
     x: (N, m), w: (m,), b: float; returns integer labels (N,).
     The decision boundary is the hyperplane z = 0 (sigmoid(z) = 0.5).
+    Graded: z == 0 exactly predicts 1, and the labels' dtype is an integer one
+    (not float or bool), each in the checks about it; the other checks read
+    0/1 labels of any dtype and never put z exactly at 0.
 
     Hint: compare z with 0 and cast the booleans to int.
     """
@@ -82,6 +91,9 @@ def perceptron_train(x, y, lr=1.0, epochs=100):
     (nothing changes when pred_i is right). Stop after `epochs` epochs, or
     earlier, after the first epoch without a mistake: the data are then
     separated and nothing would change any more.
+    Graded: the values on random and separable data (exact: the data are on a
+    grid), and, in a check of its own, that a call with epochs=10**8 on data
+    whose first epoch has no mistake returns at once (within 0.25 s of CPU).
 
     Hint: the update needs the prediction with the current w, b, so the loop
     over samples cannot be vectorized; count the mistakes of each epoch.

@@ -2,6 +2,11 @@
 
 Every loss is the mean over its elements (tf.reduce_mean in the slides) and is
 returned as a Python float; every gradient has the shape of the prediction.
+
+How this file is graded (docs/grading-rules.md): each test grades named functions, with
+batches of 1 to 64 samples wherever there is a batch dimension; a convention (the "Graded:"
+lines below) costs points only in the tests about it. Functions must not print (one test
+checks it and shows what was printed) and must not warn for finite inputs.
 """
 # Self-contained rule: this file imports only numpy. What it needs from an
 # earlier exercise is a private copy below (names starting with "_"): fill them
@@ -68,6 +73,8 @@ def binary_cross_entropy(p, y):
     Numerical stability: log(0) is -inf. Clip p to [EPSILON, 1 - EPSILON]
     first (EPSILON = 1e-7, as Keras does), so a confident wrong answer costs
     about -log(1e-7) = 16.1 instead of inf.
+    Graded: EPSILON exactly 1e-7, only in the checks with p within 1e-7 of 0
+    or 1 (elsewhere p is in [0.001, 0.999], where any small clip agrees).
 
     Hint: np.clip, then the formula.
     """
@@ -122,6 +129,10 @@ def softmax_cross_entropy_with_logits(logits, y):
     can round to 0, then log gives -inf). Use log-sum-exp:
         log softmax(z)_k = z_k - m - log sum_j exp(z_j - m),  m = max_j z_j.
 
+    Graded: soft labels (rows of y any probabilities summing to 1) only in the
+    checks about them; every other check, overflow and underflow included,
+    uses one-hot labels.
+
     Hint: sum over axis 1 first, then average over the N rows.
     """
     ### BEGIN SOLUTION
@@ -135,6 +146,8 @@ def softmax_cross_entropy_grad(logits, y):
     """Gradient of softmax_cross_entropy_with_logits w.r.t. the logits: (softmax(logits) - y) / N.
 
     logits: (N, K), y: (N, K) with rows summing to 1; returns (N, K).
+
+    Graded: with soft labels only in the checks about them (one-hot elsewhere).
 
     Hint: softmax is exp(log_softmax); the 1 / N comes from the mean over samples.
     """

@@ -26,4 +26,23 @@ MUTANTS = [
      'params[f"b{i}"] = rng.normal(0.0, sigma, size=fan_out)', ""),
     ("init-unseeded", "rng = np.random.default_rng(seed)\n    params = {}",
      "rng = np.random.default_rng()\n    params = {}", ""),
+    # Convention mistakes, code taking another path for large batches, and kinds hints once mistook
+    # (max-pool backward assigning, Adam with no step counter, pooling sized by the pool size).
+    ("dense-backward-large-batch",
+     "    return dout @ W.T, x.T @ dout, np.sum(dout, axis=0)\n",
+     "    if dout.shape[0] <= 8:  # a loop over the samples\n"
+     "        db = np.zeros(dout.shape[1])\n"
+     "        for row in dout:\n"
+     "            db += row\n"
+     "    else:  # vectorised, for large batches\n"
+     "        db = np.mean(dout, axis=0)\n"
+     "    return dout @ W.T, x.T @ dout, db\n",
+     "db is the SUM of dout"),
 ]
+
+# Variants about a convention (docs/grading-rules.md): they may fail only the tests about it
+# (test_fairness.py); ids of the corpus above, or catalogue-<name> for a catalogued mistake.
+CONVENTIONS = {
+    'relu-grad-one-at-zero': "relu'(0)",
+    'catalogue-relu_grad_one_at_zero': "relu'(0)",
+}

@@ -56,4 +56,52 @@ MUTANTS = [
      "you chose the last"),
     ("maxpool-grad-averaged", _POOL_HIT, "target += dout / pool_size**2", "not spread over the whole window"),
     ("maxpool-grad-mask-only", _POOL_HIT, "target += hit", "multiply by dout"),
+    # Convention mistakes, code taking another path for large batches, and kinds hints once mistook
+    # (max-pool backward assigning, Adam with no step counter, pooling sized by the pool size).
+    ("maxpool-grad-assigned",
+     "target += dout * hit",
+     "target[hit] = dout[hit]",
+     "+=, not ="),
+    ("maxpool-grad-window-assigned",
+     "    out = maxpool_forward(x, pool_size, stride)\n"
+     "    out_h, out_w = out.shape[1], out.shape[2]\n"
+     "    dx = np.zeros_like(x)\n",
+     "    out = maxpool_forward(x, pool_size, stride)\n"
+     "    out_h, out_w = out.shape[1], out.shape[2]\n"
+     "    dx = np.zeros_like(x)\n"
+     "    for n in range(x.shape[0]):\n"
+     "        for r in range(out_h):\n"
+     "            for c in range(out_w):\n"
+     "                for ch in range(x.shape[3]):\n"
+     "                    window = x[n, r * stride:r * stride + pool_size, c * stride:c * stride + pool_size, ch]\n"
+     "                    i, j = np.unravel_index(np.argmax(window), window.shape)\n"
+     "                    mask = np.zeros(window.shape)\n"
+     "                    mask[i, j] = 1.0\n"
+     "                    dx[n, r * stride:r * stride + pool_size, c * stride:c * stride + pool_size, ch] = mask * dout[n, r, c, ch]\n"
+     "    return dx\n",
+     "+=, not ="),
+    ("maxpool-size-by-pool",
+     "    out_h, _ = _out_size_and_pads(x.shape[1], pool_size, stride, \"valid\")\n"
+     "    out_w, _ = _out_size_and_pads(x.shape[2], pool_size, stride, \"valid\")\n"
+     "    out = np.full",
+     "    out_h, out_w = x.shape[1] // pool_size, x.shape[2] // pool_size\n"
+     "    out = np.full",
+     ""),
+    ("dw-large-batch-averaged",
+     "dw[i, j] = np.einsum(\"nrck,nrco->ko\", patch, dout)",
+     "if x.shape[0] <= 8:  # sample by sample\n"
+     "                dw[i, j] = sum(patch[k].reshape(-1, patch.shape[3]).T @ dout[k].reshape(-1, dout.shape[3])\n"
+     "                               for k in range(x.shape[0]))\n"
+     "            else:  # one einsum for large batches\n"
+     "                dw[i, j] = np.einsum(\"nrck,nrco->ko\", patch, dout) / x.shape[0]",
+     "do not divide by N"),
 ]
+
+# Variants about a convention (docs/grading-rules.md): they may fail only the tests about it
+# (test_fairness.py); ids of the corpus above, or catalogue-<name> for a catalogued mistake.
+CONVENTIONS = {
+    "maxpool-grad-all-tied": "ties: first maximum",
+    "maxpool-grad-last-tied": "ties: first maximum",
+    "catalogue-pool_grad_all_tied": "ties: first maximum",
+    "catalogue-pool_grad_last_tied": "ties: first maximum",
+}

@@ -31,4 +31,37 @@ MUTANTS = [
      "    return (probs - np.asarray(y, dtype=np.float64)) / logits.size", "not by N * K"),
     ("softmax-ce-grad-sign", "    return (probs - np.asarray(y, dtype=np.float64)) / logits.shape[0]",
      "    return (np.asarray(y, dtype=np.float64) - probs) / logits.shape[0]", "check the sign"),
+    # Convention mistakes, code taking another path for large batches, and kinds hints once mistook
+    # (max-pool backward assigning, Adam with no step counter, pooling sized by the pool size).
+    ("softmax-ce-one-hot-only",
+     "return float(np.mean(-np.sum(y * _log_softmax(logits), axis=1)))",
+     "rows = np.arange(logits.shape[0])\n"
+     "    return float(np.mean(-_log_softmax(logits)[rows, np.argmax(y, axis=1)]))",
+     ""),
+    ("softmax-ce-grad-large-batch",
+     "    return (probs - np.asarray(y, dtype=np.float64)) / logits.shape[0]\n",
+     "    y = np.asarray(y, dtype=np.float64)\n"
+     "    if logits.shape[0] <= 16:  # a loop over the samples\n"
+     "        grad = np.empty_like(probs)\n"
+     "        for i in range(logits.shape[0]):\n"
+     "            grad[i] = (probs[i] - y[i]) / logits.shape[0]\n"
+     "        return grad\n"
+     "    return (probs - y) / logits.size  # vectorised, for large batches\n",
+     "not by N * K"),
 ]
+
+# Variants about a convention (docs/grading-rules.md): they may fail only the tests about it
+# (test_fairness.py); ids of the corpus above, or catalogue-<name> for a catalogued mistake.
+CONVENTIONS = {
+    "bce-no-clip": "clipping",
+    "bce-other-epsilon": "clipping",
+    "softmax-ce-one-hot-only": "soft labels",
+    "catalogue-bce_no_clip": "clipping",
+    "catalogue-bce_clip_low_only": "clipping",
+    "catalogue-bce_epsilon_1e-15": "clipping",
+    "catalogue-bce_epsilon_1e-12": "clipping",
+    "catalogue-bce_epsilon_1e-10": "clipping",
+    "catalogue-bce_epsilon_1e-08": "clipping",
+    "catalogue-bce_epsilon_1e-06": "clipping",
+    "catalogue-smce_one_hot_only": "soft labels",
+}

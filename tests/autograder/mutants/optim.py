@@ -23,4 +23,18 @@ MUTANTS = [
     ("batches-global-rng", "order = np.random.default_rng(seed).permutation(n)", "order = np.random.permutation(n)",
      ""),
     ("train-adam-t-starts-at-0", "second[key], step, lr=lr", "second[key], step - 1, lr=lr", ""),
+    # Convention mistakes, code taking another path for large batches, and kinds hints once mistook
+    # (max-pool backward assigning, Adam with no step counter, pooling sized by the pool size).
+    ("adam-no-step-counter",
+     "m_hat = m / (1.0 - beta1**t)\n"
+     "    v_hat = v / (1.0 - beta2**t)",
+     "m_hat = m / (1.0 - beta1)\n"
+     "    v_hat = v / (1.0 - beta2)",
+     ""),
 ]
+
+# Variants about a convention (docs/grading-rules.md): they may fail only the tests about it
+# (test_fairness.py); ids of the corpus above, or catalogue-<name> for a catalogued mistake.
+CONVENTIONS = {
+    "catalogue-batches_legacy_rng": "permutation rule",
+}

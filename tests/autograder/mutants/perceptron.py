@@ -38,4 +38,25 @@ MUTANTS = [
      "        err = y - (b + x @ w >= 0)\n        mistakes = np.count_nonzero(err)\n"
      "        w = w + lr * (err @ x)\n        b = b + lr * float(np.sum(err))\n",
      "update after each sample"),
+    # Convention mistakes, code taking another path for large batches, and kinds hints once mistook
+    # (max-pool backward assigning, Adam with no step counter, pooling sized by the pool size).
+    ("weighted-sum-large-batch",
+     "    return b + x @ w\n",
+     "    if x.shape[0] <= 16:  # a loop over the samples\n"
+     "        return np.array([b + float(xi @ w) for xi in x])\n"
+     "    return x @ w  # vectorised, for large batches\n",
+     "add the bias"),
 ]
+
+# Variants about a convention (docs/grading-rules.md): they may fail only the tests about it
+# (test_fairness.py); ids of the corpus above, or catalogue-<name> for a catalogued mistake.
+CONVENTIONS = {
+    "predict-strict": "z == 0 predicts 1",
+    "catalogue-predict_strict": "z == 0 predicts 1",
+    "predict-float-labels": "integer labels",
+    "predict-bool-labels": "integer labels",
+    "catalogue-predict_float_labels": "integer labels",
+    "forward-unknown-name-accepted": "ValueError for an unknown name",
+    "forward-unknown-name-keyerror": "ValueError for an unknown name",
+    "train-no-early-stop": "early stop",
+}

@@ -35,4 +35,20 @@ MUTANTS = [
      "for epoch, loss in enumerate(val_losses, start=1):", "0-based"),
     ("early-stopping-best-is-argmin", "            return epoch, best_epoch",
      "            return epoch, int(np.argmin(val_losses[:epoch + 1]))", "not simply the epoch with the lowest loss"),
+    # Convention mistakes, code taking another path for large batches, and kinds hints once mistook
+    # (max-pool backward assigning, Adam with no step counter, pooling sized by the pool size).
+    ("dropout-backward-large-batch",
+     "    return np.asarray(dout, dtype=np.float64) * mask / (1.0 - rate)\n",
+     "    dout = np.asarray(dout, dtype=np.float64)\n"
+     "    if dout.shape[0] > 16:  # vectorised, for large batches\n"
+     "        return dout * mask\n"
+     "    return np.array([d * k / (1.0 - rate) for d, k in zip(dout.ravel(), np.ravel(mask))]).reshape(dout.shape)\n",
+     "must scale dout by the same factor"),
 ]
+
+# Variants about a convention (docs/grading-rules.md): they may fail only the tests about it
+# (test_fairness.py); ids of the corpus above, or catalogue-<name> for a catalogued mistake.
+CONVENTIONS = {
+    "l1-grad-one-at-zero": "sign(0) = 0",
+    "catalogue-l1_grad_one_at_zero": "sign(0) = 0",
+}
