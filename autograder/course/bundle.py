@@ -14,7 +14,7 @@ CHECK_MODULES = (
     "course/__init__.py", "course/config.py", "course/contract.py", "course/coursedir.py", "course/vectors.py",
     "grading/__init__.py", "grading/check.py", "grading/notebook_code.py", "grading/packing.py",
     "grading/replay.py", "grading/results.py", "grading/reuse.py", "grading/runner.py",
-    "suites/__init__.py", "suites/expect.py", "suites/feedback.py", "suites/numgrad.py", "suites/plugin.py",
+    "suites/__init__.py", "suites/common.py", "suites/expect.py", "suites/feedback.py", "suites/numgrad.py", "suites/plugin.py",
     "suites/reporting.py", "suites/session.py", "suites/strategies.py", "suites/student.py", "suites/workers.py",
     "sandbox/__init__.py", "sandbox/bwrap.py", "sandbox/client.py", "sandbox/cnn.py", "sandbox/limits.py",
     "sandbox/messages.py", "sandbox/stage.py",

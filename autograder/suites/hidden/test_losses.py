@@ -10,21 +10,14 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 
 from autograder.suites.differential import agree, hint
 from autograder.suites.expect import assert_close
 from autograder.suites.feedback import describe_call
 from autograder.suites.numgrad import numerical_grad
 from autograder.suites.strategies import arrays, batch_sizes, one_hot
+from autograder.suites.common import binary_labels as labels
 from dlref import losses as ref
-
-def labels(shape, soft: bool):
-    """Binary labels: exact 0/1, or soft values in [0, 1]."""
-    if soft:
-        return arrays(shape=shape, low=0, high=1)
-    return hnp.arrays(np.float64, shape, elements=st.sampled_from([0.0, 1.0]))
-
 
 @st.composite
 def pairs(draw, low=-10.0, high=10.0, binary=False):

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from autograder.suites.differential import agree
-from autograder.suites.expect import array_like, call_text, check
-from autograder.suites.feedback import abbrev
+from autograder.suites.expect import call_text, check
+from autograder.suites.common import batches, blobs, trained
 from dlref import optim as ref
 from dlref.backprop import mlp_forward
 
@@ -113,13 +113,6 @@ def test_adam_zero_gradient(student, tol):
 # --- minibatches --------------------------------------------------------------------------------
 
 
-def batches(got, call):
-    """The student's minibatches as a list of 1-D integer arrays, or a clear failure."""
-    check(isinstance(got, (list, tuple)), lambda: f"{call} returned {abbrev(got, 4)}; expected a list of index arrays")
-    for i, b in enumerate(got):
-        check(isinstance(b, np.ndarray) and b.ndim == 1 and b.dtype.kind in "iu",
-              lambda: f"batch {i} of {call} is {abbrev(b, 4)}; expected a 1-D integer numpy array")
-    return list(got)
 
 
 def check_batches(student, n, batch_size, seed, sizes_only=False):
@@ -181,24 +174,6 @@ def test_minibatches_match_reference(student, tol):
 
 # --- train_mlp ----------------------------------------------------------------------------------
 
-CENTERS = np.array([[0.0, 3.0], [-2.6, -1.5], [2.6, -1.5]])
-
-
-def blobs(n, seed, d=5):
-    """3 Gaussian blobs (unit variance) in the first 2 of d features; integer labels (n,)."""
-    rng = np.random.default_rng(seed)
-    y = rng.permutation(np.arange(n) % 3)
-    x = rng.normal(size=(n, d))
-    x[:, :2] += CENTERS[y]
-    return x, y
-
-
-def trained(got, d, hidden, k, call):
-    """The params train_mlp returned, checked for keys and shapes."""
-    shapes = {"W1": (d, hidden), "b1": (hidden,), "W2": (hidden, k), "b2": (k,)}
-    check(isinstance(got, dict) and set(got) == set(shapes),
-          lambda: f"{call} returned {abbrev(got, 2)}; expected a dict with the keys {sorted(shapes)}")
-    return {key: array_like(got[key], np.zeros(s), f"{key} of {call}") for key, s in shapes.items()}
 
 
 # Learning rates that suit each optimizer on this data (momentum 0.9 multiplies SGD's step by ~10).

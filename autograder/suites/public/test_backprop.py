@@ -10,23 +10,16 @@ import pytest
 from autograder.suites.expect import array_like, call_text, check
 from autograder.suites.feedback import GraderError, abbrev
 from autograder.suites.numgrad import numerical_grad_many, numerical_vjp_many
-from autograder.suites.strategies import one_hot
 from autograder.course.vectors import case, cases_as_params, check_quiet, check_recorded, consistency_note
+from autograder.suites.common import init_dict, loss_and_grads, mlp
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid")
 GAP = 0.05  # smallest |pre-activation| allowed in gradient checks: far from relu's kink at 0 (h = 1e-6)
 
 
 def network(seed, sizes, n=4, scale=0.8):
-    """(params, x (n, D), y one-hot (n, K)) of an MLP with layer sizes `sizes`, seeded."""
-    rng = np.random.default_rng(seed)
-    params = {}
-    for i in range(1, len(sizes)):
-        params[f"W{i}"] = rng.normal(0.0, scale, size=(sizes[i - 1], sizes[i]))
-        params[f"b{i}"] = rng.normal(0.0, 0.5, size=sizes[i])  # nonzero: bias mistakes must show
-    x = rng.normal(size=(n, sizes[0]))
-    y = one_hot(rng.integers(0, sizes[-1], size=n), sizes[-1])
-    return params, x, y
+    """(params, x (n, D), y one-hot (n, K)) of an MLP with layer sizes `sizes`, seeded (common.mlp)."""
+    return mlp(seed, sizes, n, scale)
 
 
 def pre_activations(params, x, g):
@@ -79,18 +72,6 @@ def test_recorded(student, tol, c):
     check_recorded(student, "backprop", c, tol)
 
 
-def loss_and_grads(got, params, call):
-    """The student's (loss, grads) as (float, dict of float64 arrays shaped like params), or a clear failure."""
-    check(isinstance(got, (tuple, list)) and len(got) == 2,
-          lambda: f"{call} returned {abbrev(got, 4)}; expected a tuple (loss, grads)")
-    loss, grads = got
-    if isinstance(loss, np.ndarray) and loss.size == 1:
-        loss = loss.reshape(()).item()
-    check(isinstance(loss, (int, float, np.number)) and not isinstance(loss, bool),
-          lambda: f"{call} returned the loss {abbrev(loss, 4)}; expected a number")
-    check(isinstance(grads, dict) and set(grads) == set(params),
-          lambda: f"{call} returned grads {abbrev(grads, 2)}; expected a dict with the keys {sorted(params)}")
-    return float(loss), {k: array_like(grads[k], params[k], f"grads[{k!r}] of {call}") for k in params}
 
 
 @pytest.mark.grades("dense_forward", "dense_backward")
@@ -166,18 +147,6 @@ def test_loss_matches_your_forward(student, tol, activation):
           f"over N of -sum(y * log_softmax(logits)) of your mlp_forward's logits is {expected:.10g}",
           hint=lambda: consistency_note(student, "backprop", ("mlp_forward", "mlp_loss_and_grads"), tol,
                                         parts=(None, 0), names=("mlp_forward", "loss")))
-
-
-def init_dict(got, sizes, call):
-    """The student's init_params result checked for keys W1..WL, b1..bL and their shapes."""
-    keys = [f"{p}{i}" for i in range(1, len(sizes)) for p in "Wb"]
-    check(isinstance(got, dict), lambda: f"{call} returned {abbrev(got, 2)}; expected a dict with keys {keys}")
-    check(set(got) == set(keys), lambda: f"{call} returned the keys {sorted(got)}; expected {sorted(keys)}")
-    out = {}
-    for i in range(1, len(sizes)):
-        out[f"W{i}"] = array_like(got[f"W{i}"], np.zeros((sizes[i - 1], sizes[i])), f"W{i} of {call}")
-        out[f"b{i}"] = array_like(got[f"b{i}"], np.zeros(sizes[i]), f"b{i} of {call}")
-    return out
 
 
 @pytest.mark.grades("init_params")

@@ -10,6 +10,7 @@ from autograder.suites.feedback import Mismatch, abbrev
 from autograder.suites.numgrad import numerical_grad_many, rel_error
 from autograder.suites.strategies import arrays, floats, one_hot
 from autograder.course.vectors import case, cases_as_params, check_recorded, consistency_note
+from autograder.suites.common import binary_labels as labels_for
 
 A = np.array([[1.5, -0.5, 2.0], [0.0, 3.0, -1.0]])
 B = np.array([[1.0, 0.5, 2.0], [-1.0, 2.5, 0.5]])
@@ -78,13 +79,6 @@ def scalar(got, call: str) -> float:
     if not isinstance(got, (int, float)) or isinstance(got, bool):
         raise Mismatch(f"{call} returned {abbrev(got, 4)}; expected a float (the mean loss)")
     return float(got)
-
-
-def labels_for(shape, soft: bool):
-    """Binary labels of `shape`: exact 0/1, or soft values in [0, 1]."""
-    if soft:
-        return arrays(shape=shape, low=0, high=1)
-    return hnp.arrays(np.float64, shape, elements=st.sampled_from([0.0, 1.0]))
 
 
 @st.composite

@@ -13,6 +13,7 @@ from hypothesis.extra import numpy as hnp
 from autograder.suites.expect import array_like, call_text, check
 from autograder.suites.feedback import abbrev
 from autograder.course.vectors import case, cases_as_params, check_quiet, check_recorded
+from autograder.suites.common import batches, blobs, trained
 
 _rng = np.random.default_rng(3)
 W = _rng.normal(size=(2, 3))
@@ -90,13 +91,6 @@ def test_adam_first_step_is_lr_times_sign(student, tol, shape, seed, lr):
           "step is lr * 0.1 / sqrt(0.001) = 3.16 lr." if uncorrected else "")
 
 
-def batches(got, call):
-    """The student's minibatches as a list of 1-D integer arrays, or a clear failure."""
-    check(isinstance(got, (list, tuple)), lambda: f"{call} returned {abbrev(got, 4)}; expected a list of index arrays")
-    for i, b in enumerate(got):
-        check(isinstance(b, np.ndarray) and b.ndim == 1 and b.dtype.kind in "iu",
-              lambda: f"batch {i} of {call} is {abbrev(b, 4)}; expected a 1-D integer numpy array")
-    return list(got)
 
 
 @pytest.mark.grades("minibatches")
@@ -126,24 +120,6 @@ def test_minibatches_depend_on_the_seed(student):
     check(not np.array_equal(np.sort(orders[0]), orders[0]), "minibatches(20, 5, seed=0) did not shuffle the indices")
 
 
-CENTERS = np.array([[0.0, 3.0], [-2.6, -1.5], [2.6, -1.5]])
-
-
-def blobs(n, seed, d=5):
-    """3 Gaussian blobs (unit variance) in the first 2 of d features; integer labels (n,)."""
-    rng = np.random.default_rng(seed)
-    y = rng.permutation(np.arange(n) % 3)
-    x = rng.normal(size=(n, d))
-    x[:, :2] += CENTERS[y]
-    return x, y
-
-
-def trained(got, d, hidden, k, call):
-    """The params train_mlp returned, checked for keys and shapes."""
-    shapes = {"W1": (d, hidden), "b1": (hidden,), "W2": (hidden, k), "b2": (k,)}
-    check(isinstance(got, dict) and set(got) == set(shapes),
-          lambda: f"{call} returned {abbrev(got, 2)}; expected a dict with the keys {sorted(shapes)}")
-    return {key: array_like(got[key], np.zeros(s), f"{key} of {call}") for key, s in shapes.items()}
 
 
 @pytest.mark.grades("train_mlp")
