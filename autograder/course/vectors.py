@@ -17,7 +17,7 @@ import numpy as np
 from autograder.suites.feedback import GraderError, describe_call
 
 MISSING = "__missing__"
-DATA = Path(__file__).resolve().parent / "suites" / "public" / "data"
+DATA = Path(__file__).resolve().parents[1] / "suites" / "public" / "data"
 
 
 @dataclass
