@@ -530,3 +530,24 @@ def test_notebook_submission_grades_like_the_py(tmp_path_factory, course_file, s
         assert tests[name]["status"] == solution_graded[name]["status"] == "passed", (name, tests[name]["extra_data"]["details"])
     # The same model answer in both forms: the same architecture, so the same parameter count.
     assert _report(tests)["params"] == _report(solution_graded)["params"]
+
+
+def test_a_missing_keras_or_backend_stops_the_run_instead_of_scoring_zero(tmp_path, monkeypatch):
+    """No Keras (or no backend) where the grader runs is the grader's problem: plan_device says so, and
+    `dlgrade grade` stops before grading anyone (exit 2), instead of failing every student's CNN."""
+    import importlib.util
+    from argparse import Namespace as NS
+
+    from autograder.grading.grade import device_env
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "keras" else real(name, *a))
+    with pytest.raises(cnn_sandbox.DeviceError, match=r"Keras is not installed here.*--skip cnn"):
+        cnn_sandbox.plan_device("cpu")
+    with pytest.raises(cnn_sandbox.DeviceError, match="Keras is not installed"):
+        device_env(NS(device=None, dask=None), ["activations", "cnn"], "none")
+    assert device_env(NS(device=None, dask=None), ["activations"], "none") == {}  # no CNN: nothing to plan
+    monkeypatch.setattr(importlib.util, "find_spec", real)
+    monkeypatch.setenv("KERAS_BACKEND", "no_such_backend_xyz")
+    with pytest.raises(cnn_sandbox.DeviceError, match="no Keras backend"):
+        cnn_sandbox.plan_device("auto", devices=[])
