@@ -44,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def bundle_exercises(args: argparse.Namespace, with_cnn: bool) -> list[str]:
     """The exercises the bundle grades; ValueError naming a bad choice."""
-    from autograder.grading.grade import exercises_from, with_suites
+    from autograder.grading.selection import exercises_from, with_suites
 
     chosen = exercises_from(args)
     explicit_cnn = bool(args.only) and "cnn" in args.only.split(",")

@@ -102,7 +102,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def chosen_exercises(text: str | None, course: Course) -> list[str]:
     """The exercises to grade; GraderBroken for an unknown name or one without grading suites."""
-    from autograder.grading.grade import with_suites
+    from autograder.grading.selection import with_suites
 
     if text:
         names = [n for n in text.split(",") if n]

@@ -78,6 +78,15 @@ class Task:
         return out
 
 
+def open_task(tasks: list[Task], free: int, takes) -> Task | None:
+    """The first of `tasks` that `takes`, else a new one (added to `tasks`) while a slot is free."""
+    task = next((t for t in tasks if takes(t)), None)
+    if task is None and len(tasks) < free:
+        task = Task([])
+        tasks.append(task)
+    return task
+
+
 class Batch:
     """One run of `dlgrade grade`: submissions in, results files as they finish, class files at the end."""
 
@@ -215,10 +224,7 @@ class Batch:
                 if e not in job.keys:
                     # A view of the student's alone (never reused: the CNN's training run) is graded
                     # in a task of its own: nothing to share, and no view waits minutes behind it.
-                    task = next((t for t in tasks if not t.views), None)
-                    if task is None and len(tasks) < free:
-                        task = Task([])
-                        tasks.append(task)
+                    task = open_task(tasks, free, lambda t: not t.views)
                     if task is not None:
                         task.views.append((e, job))
                         task.closed = True
@@ -228,10 +234,7 @@ class Batch:
                     task = tasks[self.exercises.index(e) % free]
                     task = task if not task.closed and task.count(e) < ROUNDS else None
                 else:
-                    task = next((t for t in tasks if not t.closed and t.count(e) < ROUNDS), None)
-                    if task is None and len(tasks) < free:
-                        task = Task([])
-                        tasks.append(task)
+                    task = open_task(tasks, free, lambda t: not t.closed and t.count(e) < ROUNDS)
                 if task is not None:
                     task.views.append((e, job))
                     job.inflight.add(e)

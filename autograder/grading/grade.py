@@ -19,8 +19,9 @@ from autograder.grading.late import deadline_of
 from autograder.grading.progress import clock
 from autograder.grading.submissions import find_entries, strays
 from autograder.grading.batch import Batch, Job, Task  # noqa: F401 - the command's parts, importable from here
-from autograder.grading.options import (check_cnn_options, course_hash, device_env, exercises_from,  # noqa: F401
-                                        grader_version, submission_timeout, suite_env, with_suites)
+from autograder.grading.options import (check_cnn_options, course_hash, device_env,  # noqa: F401
+                                        grader_version, submission_timeout, suite_env)
+from autograder.grading.selection import exercises_from, with_suites
 from autograder.grading.task import failed, grade_task  # noqa: F401
 
 

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 from autograder.course.config import Course, default_path
-from autograder.grading.selection import exercises_from, with_suites  # noqa: F401 - where they used to live
 
 PACKAGE_DIRS = ("autograder", "dlref")
 SOURCE_SUFFIXES = (".py", ".json", ".ini", ".toml")

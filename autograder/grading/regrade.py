@@ -68,7 +68,7 @@ def submissions_of(args: argparse.Namespace, old: dict[str, dict]) -> Path:
 
 def exercises_of(args: argparse.Namespace, old: dict[str, dict]) -> list[str]:
     """--only/--skip, else the exercises OLD_OUT was graded with."""
-    from autograder.grading.grade import exercises_from
+    from autograder.grading.selection import exercises_from
 
     if args.only or args.skip:
         return exercises_from(args)
