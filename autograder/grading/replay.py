@@ -141,6 +141,8 @@ class Recorder:
 
     @contextlib.contextmanager
     def installed(self):
+        from hypothesis.errors import StopTest, UnsatisfiedAssumption
+
         original = self.original
 
         # functools.wraps keeps what hypothesis seeds its PRNG from (source, signature and the
@@ -148,9 +150,16 @@ class Recorder:
         # those of the unwrapped test.
         @functools.wraps(original)
         def recording(*args, **kwargs):
+            kept = len(self.examples)
             student = self.keep(args, kwargs)
             try:
                 return original(*args, **kwargs)
+            except (StopTest, UnsatisfiedAssumption):
+                # Hypothesis abandons this example (a draw past its data, an assume() that failed)
+                # and tries another: it is not one of the test's examples, and replaying it would
+                # stop at that very draw ("more draws than recorded") and run the engine again.
+                del self.examples[kept:]
+                raise
             finally:
                 if student is not None:
                     student.transcript = None

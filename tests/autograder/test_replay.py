@@ -90,3 +90,23 @@ def test_a_passing_run_records_and_the_next_replays_with_the_same_results(tmp_pa
     shrunk = {t["name"]: t for t in replayed["tests"]}[name]
     assert shrunk["status"] == "failed" and "softmax(array float64 (2, 1) [[0.], [0.]])" in shrunk["output"]
     assert 0 < replayed["replayed"] < len(kept)
+
+
+def test_every_recorded_test_replays_on_the_model_answer(tmp_path):
+    """An example hypothesis abandons (a draw past its data) is not recorded: replaying it would diverge.
+
+    Before, such an example was kept with the draws made before it stopped, every replay of the
+    test diverged ("more draws than recorded") and hypothesis generated its examples again for
+    every submission (six tests of activations and regularization, a quarter of a grading run).
+    """
+    sub = tmp_path / "model"
+    sub.mkdir()
+    exercises = ["activations", "regularization"]
+    for e in exercises:
+        shutil.copy(ROOT / "solutions" / f"{e}.py", sub)
+    env = {"DLGRADE_EXAMPLES": str(tmp_path / "examples")}
+    first = run_suites(sub, exercises, hidden=True, course=ROOT / "course.toml", env=env)
+    kept = sorted((tmp_path / "examples").glob("*.ex"))
+    again = run_suites(sub, exercises, hidden=True, course=ROOT / "course.toml", env=env)
+    assert again["tests"] == first["tests"] and all(t["status"] == "passed" for t in again["tests"])
+    assert again["replayed"] == len(kept) > 20
