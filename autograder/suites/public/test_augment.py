@@ -68,6 +68,12 @@ def shift_draws(got, n, max_shift, call):
     return got
 
 
+def with_note(failure, student, pair, tol):
+    """The failure of a self-consistency check, its hint (else which of the pair fails its own checks) kept."""
+    return Mismatch(failure.message, lambda: failure.hint or consistency_note(student, "augment", pair, tol,
+                                                                              parts=(None, 0)))
+
+
 # ---- shapes, dtypes, range, labels -------------------------------------------------------------
 
 X32 = np.random.default_rng(1).random((8, 5, 6, 2)).astype(np.float32)
@@ -110,7 +116,7 @@ def test_augment_returns_labels_unchanged(student):
 
 # ---- seeding and the draws ---------------------------------------------------------------------
 
-SMALL = np.random.default_rng(2).random((64, 3, 4, 1))
+SMALL = np.random.default_rng(2).random((64, 3, 4, 2))
 SEEDED = {
     "random_flip": ((SMALL, 0.5), {}),
     "random_translate": ((SMALL, 1), {}),
@@ -146,8 +152,7 @@ def test_random_flip_draws_explain_output(student, tol):
         assert_close(out.astype(np.float64), expected, call=call, tol=tol, hints=hints,
                      what="out (your flip_left_right where flipped, x elsewhere)")
     except Mismatch as e:
-        raise Mismatch(e.message, lambda: e.hint or consistency_note(
-            student, "augment", ("flip_left_right", "random_flip"), tol, parts=(None, 0))) from None
+        raise with_note(e, student, ("flip_left_right", "random_flip"), tol) from None
 
 
 @pytest.mark.grades("translate", "random_translate")
@@ -164,8 +169,7 @@ def test_random_translate_draws_explain_output(student, tol):
         assert_close(out.astype(np.float64), expected, call=call, tol=tol, hints=hints,
                      what="out (your translate(x, shifts) with the shifts returned)")
     except Mismatch as e:
-        raise Mismatch(e.message, lambda: e.hint or consistency_note(
-            student, "augment", ("translate", "random_translate"), tol, parts=(None, 0))) from None
+        raise with_note(e, student, ("translate", "random_translate"), tol) from None
 
 
 # ---- the draws' distributions ------------------------------------------------------------------
@@ -249,7 +253,15 @@ def test_augment_gives_flipped_and_shifted_copies(student, tol):
         check(bool(found.all()), lambda: f"{call}: image {bad} of out is not image {bad} of x "
               f"{'flipped and ' if p else ''}translated by at most {m} pixel(s) (by your translate"
               f"{' and flip_left_right' if p else ''}); with p={p:g} {'every' if p else 'no'} image is flipped",
-              hint="pass p and max_shift on to random_flip and random_translate.")
+              hint=lambda: defaults_hint(student, x, out, tol))
+
+
+def defaults_hint(student, x, out, tol):
+    """The hint for augment ignoring its p and max_shift, when its output is what the defaults give."""
+    default = student.augment.augment(x, LABELS[:1].repeat(len(x)), seed=8)
+    same = isinstance(default, (tuple, list)) and len(default) == 2 and isinstance(default[0], np.ndarray) \
+        and default[0].shape == out.shape and np.allclose(default[0], out, rtol=tol.rtol, atol=tol.atol)
+    return "pass p and max_shift on to random_flip and random_translate (yours uses their defaults)." if same else ""
 
 
 @pytest.mark.grades("augment", convention=DRAWS)
