@@ -59,6 +59,13 @@ CONTRACT: dict[str, dict[str, str]] = {
         "maxpool_forward": "(x, pool_size=2, stride=2)",
         "maxpool_backward": "(dout, x, pool_size=2, stride=2)",
     },
+    "augment": {
+        "flip_left_right": "(x)",
+        "translate": "(x, shifts)",
+        "random_flip": "(x, p=0.5, seed=0)",
+        "random_translate": "(x, max_shift, seed=0)",
+        "augment": "(x, y=None, seed=0, p=0.5, max_shift=2)",
+    },
     "cnn": {
         "build_model": "(input_shape=(28, 28, 1), num_classes=10)",
         "train": "(model, x_train, y_train, x_val, y_val)",

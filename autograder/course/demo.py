@@ -29,6 +29,7 @@ CLASSIC_MISTAKES = {
     "dev-conv-kernel-flipped": ("conv", "kernel-flipped"),
     "eva-adam-no-bias-correction": ("optim", "adam-no-bias-correction"),
     "finn-backprop-db-averaged": ("backprop", "db-averaged"),
+    "kai-augment-translate-wraps": ("augment", "translate-roll"),
 }
 
 CRASHING = {

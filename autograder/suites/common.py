@@ -82,3 +82,31 @@ def mlp(seed, sizes, n, scale):
     x = rng.normal(size=(n, sizes[0]))
     y = one_hot(rng.integers(0, sizes[-1], size=n), sizes[-1])
     return params, x, y
+
+
+# ---- augment: the statistical checks' sizes and bounds (tests/dlref/test_augment.py checks, with
+# scipy.stats, that a correct draw fails them with a probability far below one in a million).
+
+FLIP_N = 4000  # images per fraction-flipped check
+FLIP_PS = (0.25, 0.7)  # never 0.5: flipping with probability 1 - p would not show
+SHIFT_N = 5000  # images per uniform-shifts check: 200 expected per (dy, dx) cell at max_shift 2
+# Pearson chi-square limits over the (2 m + 1)**2 cells of (dy, dx), df = cells - 1: chi2.sf(limit, df) < 1e-9.
+CHI2_LIMITS = {1: 62.0, 2: 100.0}
+
+
+def flip_count_bounds(n: int, p: float, sigmas: float = 6.5) -> tuple[int, int]:
+    """[low, high] for how many of n images a correct random_flip flips: the mean +- `sigmas` standard deviations.
+
+    Flips are Binomial(n, p); 6.5 standard deviations leave less than 1e-8 in the two tails
+    together (checked against the exact binomial distribution in tests/dlref/test_augment.py).
+    """
+    mean, sd = n * p, np.sqrt(n * p * (1 - p))
+    return int(np.floor(mean - sigmas * sd)), int(np.ceil(mean + sigmas * sd))
+
+
+def chi_square(shifts: np.ndarray, max_shift: int) -> float:
+    """Pearson's statistic of the (dy, dx) pairs (N, 2), all in [-max_shift, max_shift], against uniform."""
+    side = 2 * max_shift + 1
+    counts = np.bincount((shifts[:, 0] + max_shift) * side + shifts[:, 1] + max_shift, minlength=side * side)
+    expected = len(shifts) / side**2
+    return float(np.sum((counts - expected) ** 2) / expected)

@@ -318,7 +318,11 @@ def test_solution_notebook_runs_top_to_bottom_in_quick_mode(tmp_path, monkeypatc
     text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     assert "train (2000, 28, 28, 1)" in text and re.search(r"test accuracy: 0\.\d{4}", text)
     figures = [c for c in nb.cells if any("image/png" in o.get("data", {}) for o in c.get("outputs", []))]
-    assert len(figures) == 3  # the sample grid, the training curves, the confusion matrix
+    # The sample grid, the training curves, the confusion matrix; then the augmentation demonstration's
+    # augmented copies and its validation curves with and without augmentation.
+    assert len(figures) == 5
+    assert re.search(r"without augmentation: best validation accuracy 0\.\d{4}", text)
+    assert re.search(r"with augmentation: best validation accuracy 0\.\d{4}", text)
 
 
 def test_a_syntax_warning_in_a_cell_is_not_an_error(tmp_path):
