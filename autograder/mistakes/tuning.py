@@ -14,16 +14,18 @@ def _perm(n, seed):
 # --- train_val_split ------------------------------------------------------------------------------
 
 
-@mistake("tuning", "train_val_split", "the validation part is rounded UP, as scikit-learn's train_test_split does: "
-         "n_val = math.ceil(n * val_fraction), not int(n * val_fraction).")
+ROUND_UP = ("the validation part is rounded UP, as scikit-learn's train_test_split does: n_val = "
+            "math.ceil(n * val_fraction), not int() (down) or round() (to the nearest).")
+
+
+@mistake("tuning", "train_val_split", ROUND_UP)
 def split_floor(n, val_fraction, seed=0):
     n_val = int(n * val_fraction)
     perm = _perm(n, seed)
     return perm[n_val:], perm[:n_val]
 
 
-@mistake("tuning", "train_val_split", "the validation part is rounded UP (math.ceil(n * val_fraction)); round() "
-         "goes to the nearest, and to even on .5.")
+@mistake("tuning", "train_val_split", ROUND_UP)
 def split_round(n, val_fraction, seed=0):
     n_val = round(n * val_fraction)
     perm = _perm(n, seed)

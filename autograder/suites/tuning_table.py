@@ -30,8 +30,8 @@ def run_tune(student, x, y, space, k, seed) -> tuple[Any, list[dict], Any]:
         got = student.tuning.tune_mlp(x, y, space, k=k, seed=seed)
     except StudentError as e:
         if e.kind != "not_implemented" and "optim" in e.message:
-            raise StudentError(f"{e.message}\n(tune_mlp calls your optim.train_mlp: it must be in optim.py beside "
-                               "tuning.py, and work)", e.kind) from None
+            raise StudentError("tune_mlp calls your optim.train_mlp, so optim.py must be beside tuning.py and its "
+                               f"train_mlp must work:\n{e.message}", e.kind) from None
         raise
     check(isinstance(got, (tuple, list)) and len(got) == 2,
           lambda: f"{call} returned {abbrev(got, 3)}; expected a tuple (best_params, table)")

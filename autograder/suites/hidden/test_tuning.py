@@ -110,6 +110,7 @@ def test_kfold_partition(student, tol, n, k, seed):
 
 
 @pytest.mark.grades("kfold_indices")
+@pytest.mark.weight(0.5)
 @pytest.mark.parametrize("n, k", [(12, 3), (10, 3), (11, 3), (7, 7), (9, 4), (2, 2)],
                          ids=["divides", "remainder-1", "remainder-2", "k=n", "remainder-1-of-4", "n=2"])
 def test_kfold_sizes(student, tol, n, k):
@@ -216,6 +217,7 @@ def test_select_best_matches_reference(student, tol, scores, mode):
 
 
 @pytest.mark.grades("select_best")
+@pytest.mark.weight(0.5)
 @pytest.mark.parametrize("scores, mode", [([0.5, 0.875, 0.25, 0.875], "max"), ([0.25, 0.75, 0.25, 0.5], "min"),
                                           ([0.5, 0.5, 0.5], "max"), ([2.0, 1.0, 3.0, 1.0, 1.0], "min")],
                          ids=["max-two", "min-two", "all-equal", "min-three"])
@@ -252,7 +254,7 @@ def tune_inputs(student):
 
 
 @pytest.mark.grades("tune_mlp")
-@pytest.mark.weight(2)
+@pytest.mark.weight(3)
 @pytest.mark.slow_calls
 def test_tune_mlp_scores(student, tol):
     """tune_mlp: each score is the validation accuracy your train_mlp reaches on that fold"""

@@ -26,8 +26,9 @@ TUNE_K, TUNE_SEED = 3, 2
 CASES = [
     case("train_val_split-10-0.25", "train_val_split", 10, 0.25, seed=0),
     case("kfold_indices-10-by-3", "kfold_indices", 10, 3, seed=0),
-    case("param_grid-2x3", "param_grid", {"lr": [0.01, 0.1], "hidden": [8, 16, 32]}),
-    case("param_grid-3-names", "param_grid", {"optimizer": ["sgd", "adam"], "epochs": [5], "batch_size": [16, 32]}),
+    case("param_grid-2x3", "param_grid", {"hidden": [8, 16, 32], "lr": [0.01, 0.1]}),
+    # Written in neither sorted nor reversed order: each wrong order gives its own list.
+    case("param_grid-3-names", "param_grid", {"optimizer": ["sgd", "adam"], "batch_size": [16, 32], "epochs": [5, 10]}),
     case("random_search_space-mixed", "random_search_space",
          {"lr": (1e-4, 1e-1, "log"), "hidden": [8, 16, 32], "dropout": (0.0, 0.5)}, 4, seed=3),
     case("random_search_space-log", "random_search_space", {"lr": (1e-5, 1e-1, "log")}, 5, seed=0),
@@ -142,7 +143,7 @@ def _tune_inputs(student):
 
 
 @pytest.mark.grades("tune_mlp")
-@pytest.mark.weight(2)
+@pytest.mark.weight(3)
 @pytest.mark.slow_calls
 def test_tune_mlp_scores(student, tol):
     """tune_mlp: each score is the validation accuracy your train_mlp reaches on that fold"""
