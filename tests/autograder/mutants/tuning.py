@@ -28,6 +28,8 @@ MUTANTS = [
      'return int(np.argmin(scores) if mode == "max" else np.argmax(scores))', "the two are swapped"),
     ("tune-std-ddof-1", '"std": float(np.std(scores))', '"std": float(np.std(scores, ddof=1))',
      "not the sample std (ddof=1)"),
+    ("tune-chooses-the-smallest-mean", 'best = select_best([row["mean"] for row in table], "max")',
+     'best = select_best([row["mean"] for row in table], "min")', "the LARGEST mean validation accuracy"),
     ("tune-seed-0-for-training", "y[train_idx], seed=seed, **params)", "y[train_idx], seed=0, **params)", ""),
     ("tune-folds-seed-0", "folds = kfold_indices(x.shape[0], k, seed)", "folds = kfold_indices(x.shape[0], k, 0)", ""),
     ("tune-scored-on-train",
