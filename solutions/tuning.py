@@ -82,7 +82,7 @@ def param_grid(space):
     """Every combination of the hyperparameter values of a grid search, as a list of dicts.
 
     space: dict name -> non-empty list of values, e.g. {"lr": [0.01, 0.1], "hidden": [8, 16]}.
-    Returns prod(len(values)) dicts {name: value}, in scikit-learn's ParameterGrid order: the names
+    Returns a list (P,) of P = prod(len(values)) dicts {name: value}, in ParameterGrid's order: the names
     sorted, and the LAST sorted name varying fastest (like nested loops, or itertools.product):
     [{"hidden": 8, "lr": 0.01}, {"hidden": 8, "lr": 0.1}, {"hidden": 16, "lr": 0.01}, ...].
     An empty space gives [{}] (one configuration: all defaults).
