@@ -90,7 +90,8 @@ def random_search_space(space, n_iter, seed=0):
     evenly over the decades, the same seed the same configurations.
 
     Hint: a learning rate from (1e-4, 1e-1, "log") is as likely to fall in [1e-4, 1e-3] as in
-    [1e-2, 1e-1]; a plain uniform draw would almost never try the small ones.
+    [1e-2, 1e-1]; a plain uniform draw would almost never try the small ones. rng.choice(values)
+    draws the same index but returns a numpy scalar (np.str_ for "adam"), not the value as given.
     """
     raise NotImplementedError("random_search_space: not implemented yet")
 

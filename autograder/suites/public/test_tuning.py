@@ -30,7 +30,8 @@ CASES = [
     # Written in neither sorted nor reversed order: each wrong order gives its own list.
     case("param_grid-3-names", "param_grid", {"optimizer": ["sgd", "adam"], "batch_size": [16, 32], "epochs": [5, 10]}),
     case("random_search_space-mixed", "random_search_space",
-         {"lr": (1e-4, 1e-1, "log"), "hidden": [8, 16, 32], "dropout": (0.0, 0.5)}, 4, seed=3),
+         {"lr": (1e-4, 1e-1, "log"), "hidden": [8, 16, 32], "dropout": (0.0, 0.5), "optimizer": ["sgd", "adam"]}, 4,
+         seed=3),
     case("random_search_space-log", "random_search_space", {"lr": (1e-5, 1e-1, "log")}, 5, seed=0),
     case("select_best-max", "select_best", [0.5, 0.75, 0.625, 0.25]),
     case("select_best-min", "select_best", [0.5, 0.75, 0.125, 0.25], mode="min"),
