@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-EXERCISES = ("activations", "perceptron", "losses", "backprop", "optim", "regularization", "conv", "augment", "cnn")
+EXERCISES = ("activations", "perceptron", "losses", "backprop", "optim", "regularization", "conv", "augment", "tuning",
+             "cnn")
 # Exercises graded by training a Keras model (sandboxed training worker, trusted evaluator, never reused).
 KERAS_EXERCISES = ("cnn",)
 NUMPY_EXERCISES = tuple(e for e in EXERCISES if e not in KERAS_EXERCISES)

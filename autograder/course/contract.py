@@ -66,6 +66,14 @@ CONTRACT: dict[str, dict[str, str]] = {
         "random_translate": "(x, max_shift, seed=0)",
         "augment": "(x, y=None, seed=0, p=0.5, max_shift=2)",
     },
+    "tuning": {
+        "train_val_split": "(n, val_fraction, seed=0)",
+        "kfold_indices": "(n, k, seed=0)",
+        "param_grid": "(space)",
+        "random_search_space": "(space, n_iter, seed=0)",
+        "select_best": "(scores, mode='max')",
+        "tune_mlp": "(x, y, space, k=3, seed=0)",
+    },
     "cnn": {
         "build_model": "(input_shape=(28, 28, 1), num_classes=10)",
         "train": "(model, x_train, y_train, x_val, y_val)",

@@ -164,6 +164,9 @@ def example_files() -> dict[str, bytes]:
     for student, (exercise, mutant_id) in CLASSIC_MISTAKES.items():
         put(student, f"{exercise}.py", with_mistake(exercise, mutant_id))
         put(student, "losses.py", solution("losses"))
+    # Eva's tuning.py: k-fold without KFold's remainder rule (costs in kfold_indices' tests only), and a
+    # right tune_mlp, graded against her own train_mlp (Adam without bias correction): full marks there.
+    put("eva-adam-no-bias-correction", "tuning.py", with_mistake("tuning", "kfold-remainder-dropped"))
     for name, text in CRASHING.items():
         put("gus-crashing", name, text)
     for name, text in HOSTILE.items():

@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-MODULES = ("activations", "perceptron", "losses", "backprop", "optim", "regularization", "conv", "augment")
+MODULES = ("activations", "perceptron", "losses", "backprop", "optim", "regularization", "conv", "augment", "tuning")
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,8 @@ class ModelExamples(dict):
         if exercise not in NUMPY_EXERCISES:
             raise KeyError(exercise)
         sub, folder = self.tmp.mktemp(f"model-{exercise}"), self.tmp.mktemp(f"ex-{exercise}")
-        shutil.copy(ROOT / "solutions" / f"{exercise}.py", sub)
+        for name in [exercise, *variants.companions(exercise)]:
+            shutil.copy(ROOT / "solutions" / f"{name}.py", sub)
         data = run_suites(sub, [exercise], hidden=True, env={"DLGRADE_EXAMPLES": str(folder)})
         assert data["tests"] and all(t["status"] == "passed" for t in data["tests"]), \
             [t["name"] for t in data["tests"] if t["status"] != "passed"]

@@ -42,6 +42,13 @@ def solution(exercise: str) -> str:
     return (ROOT / "solutions" / f"{exercise}.py").read_text()
 
 
+def companions(exercise: str) -> list[str]:
+    """Other exercises the model answer's code names (tuning calls optim.train_mlp): their model answers go beside it."""
+    from autograder.grading.reuse import named_modules
+
+    return sorted(named_modules(solution(exercise).encode()) - {exercise})
+
+
 def definitions_of(source: str) -> dict[str, tuple[int, int]]:
     """Top-level function or constant name -> (first, last) line of its definition."""
     out = {}
@@ -92,6 +99,8 @@ class Variant:
     def write(self, folder: Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"{self.exercise}.py").write_text(self.source)
+        for other in companions(self.exercise):
+            shutil.copy(ROOT / "solutions" / f"{other}.py", folder / f"{other}.py")
         if self.catalogue:
             for rel in CATALOGUE_FILES:
                 if (ROOT / rel).exists():
