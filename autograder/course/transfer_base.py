@@ -57,14 +57,12 @@ def problems(grader: Path) -> list[str]:
         return [f"{model_path} is not the file its metadata {meta_path.name} describes (sha256 differs)"]
     import keras
 
-    from dlref import transfer
-
     try:
         base = keras.saving.load_model(model_path, compile=False, safe_mode=True)
     except Exception as e:  # noqa: BLE001
         return [f"{model_path} does not load safely: {type(e).__name__}: {e}"]
-    found = {"seed": transfer.BASE_SEED, "epochs": transfer.BASE_EPOCHS, "params": int(base.count_params()),
-             "layers": [layer.name for layer in base.layers]}
+    # dlref is not imported here: the seed and epochs recorded are checked against dlref's in the tests.
+    found = {"params": int(base.count_params()), "layers": [layer.name for layer in base.layers]}
     return [f"{meta_path.name}: {k} is {meta.get(k)!r}, expected {v!r}" for k, v in found.items() if meta.get(k) != v]
 
 

@@ -43,6 +43,8 @@ def test_shipped_base_matches_its_metadata():
     assert meta["sha256"] == hashlib.sha256(tr_sandbox.BASE_FILE.read_bytes()).hexdigest()
     assert meta["layers"][1:4:2] == list(tr_sandbox.BASE_CONV_LAYERS) and meta["layers"][-1] == tr_sandbox.BASE_CLASSIFIER
     assert 10_000 < meta["params"] < 100_000 and meta["source_test_accuracy"] > 0.85
+    source = (Path(__file__).resolve().parents[2] / "dlref" / "transfer.py").read_text()  # no Keras import
+    assert f"BASE_SEED = {meta['seed']}\n" in source and f"BASE_EPOCHS = {meta['epochs']}\n" in source
 
 
 def test_accuracy_needs_five_outputs_and_counts_non_finite_rows_wrong():
