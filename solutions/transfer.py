@@ -28,6 +28,9 @@ def build_transfer_model(base_model, num_classes=5):
     Drop the base's classifier (base_logits): it answers the source task's question.
     Freeze every base layer (layer.trainable = False) so training changes only the new head.
     The head: Dense(num_classes), no activation (logits).
+
+    Hint: base_model.get_layer(FEATURES).output is a (N, 3136) tensor; a layer called on it
+    gives the new output, and keras.Model(base_model.inputs, outputs) ties them together.
     """
     ### BEGIN SOLUTION
     for layer in base_model.layers:
@@ -41,6 +44,9 @@ def build_transfer_model(base_model, num_classes=5):
 def fine_tune(model, x_small, y_small, x_val, y_val):
     """Train the new head, then fine-tune the base's top convolution; returns the last keras History.
 
+    x_small: (N, 28, 28, 1) float32 in [0, 1], y_small: (N,) int class ids 0..4 (5 per class);
+    x_val, y_val: the same for the validation split (50 per class).
+
     1. Feature extraction: compile (Adam, SparseCategoricalCrossentropy(from_logits=True), since
        the head outputs logits) and fit on (x_small, y_small) only, validating on (x_val, y_val).
        Keep the best validation epoch (EarlyStopping(monitor="val_accuracy", restore_best_weights=True)).
@@ -49,6 +55,8 @@ def fine_tune(model, x_small, y_small, x_val, y_val):
        at a small learning rate (1e-4): a large one destroys the pretrained features.
     Never train on the validation images: they choose the epoch, they must stay unseen.
     The lower base layers stay frozen: their weights must come out exactly as the base's.
+
+    Hint: a small inner function fit(epochs, learning_rate) that compiles then fits, called twice.
     """
     ### BEGIN SOLUTION
     def fit(epochs, learning_rate):

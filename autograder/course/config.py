@@ -107,8 +107,8 @@ class Transfer:
     scratch_epochs: int = _key("epochs of the grader's from-scratch run (Adam 1e-3, best validation epoch kept)", 40)
     max_base_drift: float = _key("largest relative change ||W - W_base|| / ||W_base|| of a fine-tuned base layer's "
                                  "kernel (a larger one destroyed the pretrained features)", 0.25)
-    max_val_gap: float = _key("validation accuracy above test accuracy beyond which the model was trained on the "
-                              "validation images", 0.10)
+    max_loss_ratio: float = _key("test cross-entropy over validation cross-entropy beyond which the model was "
+                                 "trained on the validation images (held out, both are alike)", 3.0)
 
 
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")

@@ -123,6 +123,18 @@ def accuracy(outputs: np.ndarray | None, labels: np.ndarray) -> float | None:
     return float(np.mean(pred == labels)) if len(labels) else 0.0
 
 
+def cross_entropy(outputs: np.ndarray | None, labels: np.ndarray) -> float | None:
+    """Mean -log p(label), p the rows if they are probabilities else their softmax; None without (N, 5) finite outputs."""
+    if accuracy(outputs, labels) is None or not np.isfinite(outputs).all() or not len(labels):
+        return None
+    if probabilities(outputs):
+        p = outputs
+    else:
+        e = np.exp(outputs - outputs.max(axis=1, keepdims=True))
+        p = e / e.sum(axis=1, keepdims=True)
+    return float(np.mean(-np.log(np.clip(p[np.arange(len(labels)), labels], 1e-12, 1.0))))
+
+
 def declared_from_logits(config: dict) -> bool | None:
     """from_logits of the loss the model was last compiled with (compile_config), None when unknown."""
     loss = (config.get("compile_config") or {}).get("loss")
@@ -163,7 +175,9 @@ class Graded:
         return {"accuracy": accuracy(ev.outputs.get("test"), d.y_test),
                 "train_accuracy": accuracy(ev.outputs.get("small"), d.y_small),
                 "val_accuracy": accuracy(ev.outputs.get("val"), d.y_val),
-                "scratch_accuracy": accuracy(ev.outputs.get("scratch"), d.y_test)}
+                "scratch_accuracy": accuracy(ev.outputs.get("scratch"), d.y_test),
+                "test_loss": cross_entropy(ev.outputs.get("test"), d.y_test),
+                "val_loss": cross_entropy(ev.outputs.get("val"), d.y_val)}
 
     def output_problem(self) -> str:
         y = self.evaluation.outputs.get("test")
@@ -210,5 +224,5 @@ def grade(submission, course: course_config.Course, *, sandbox: str = "auto", en
     return Graded(transfer, run, evaluation, data)
 
 
-__all__ = ["Data", "Evaluation", "Graded", "Run", "accuracy", "declared_from_logits", "grade", "load_data",
+__all__ = ["Data", "Evaluation", "Graded", "Run", "accuracy", "cross_entropy", "declared_from_logits", "grade", "load_data",
            "probabilities", "train_in_sandbox"]
