@@ -18,8 +18,9 @@ CHECK_MODULES = (
     "suites/reporting.py", "suites/session.py", "suites/strategies.py", "suites/student.py", "suites/tuning_table.py",
     "suites/workers.py",
     "sandbox/__init__.py", "sandbox/bwrap.py", "sandbox/client.py", "sandbox/cnn.py", "sandbox/limits.py",
-    "sandbox/messages.py", "sandbox/stage.py",
+    "sandbox/messages.py", "sandbox/stage.py", "sandbox/transfer.py",
     "inside/__init__.py", "inside/cnn_driver.py", "inside/confine.py", "inside/protocol.py", "inside/worker.py",
+    "inside/transfer_driver.py",
 )  # fmt: skip
 # What `python3 -m autograder check` and the CNN lab need. Keras with one backend, TensorFlow, the
 # one the grader trains with by default; matplotlib for the lab's plots.
@@ -73,6 +74,10 @@ def build(exercises: Path, out: Path, grader: Path = PACKAGE, course_toml: Path 
     public = grader / "suites" / "public"
     for path in sorted(public.glob("test_*.py")) + sorted((public / "data").glob("*.json")):
         shutil.copy2(path, out / "autograder" / "suites" / "public" / path.relative_to(public))
+    data = grader / "course" / "data"  # the transfer task's base model and its metadata
+    for path in sorted(data.glob("transfer_base.*")) if data.is_dir() else []:
+        (out / "autograder" / "course" / "data").mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, out / "autograder" / "course" / "data" / path.name)
     shutil.copytree(exercises, out / "exercises", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     shutil.copy2(course_toml, out / "course.toml")
     (out / "requirements.txt").write_text(REQUIREMENTS)

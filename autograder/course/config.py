@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 EXERCISES = ("activations", "perceptron", "losses", "backprop", "optim", "regularization", "conv", "augment", "tuning",
-             "cnn")
+             "cnn", "transfer")
 # Exercises graded by training a Keras model (sandboxed training worker, trusted evaluator, never reused).
-KERAS_EXERCISES = ("cnn",)
+KERAS_EXERCISES = ("cnn", "transfer")
 NUMPY_EXERCISES = tuple(e for e in EXERCISES if e not in KERAS_EXERCISES)
 
 
@@ -84,6 +84,33 @@ class Cnn:
     )
 
 
+@dataclass(frozen=True)
+class Transfer:
+    """The transfer-learning task: a base CNN trained on classes 0-4 reused for classes 5-9 from a few images."""
+
+    budget_cpu_s: float = _key("time the student's build_transfer_model + fine_tune get on a CPU-only machine, seconds",
+                               90.0)
+    budget_gpu_s: float = _key("time the student's build_transfer_model + fine_tune get when a GPU is used, seconds",
+                               60.0)
+    images_per_class: int = _key("labelled training images per target class (5-9) given to fine_tune", 5)
+    val_per_class: int = _key("validation images per target class given to fine_tune", 50)
+    test_limit: int = _key("score on the target classes among the first N test images (0: all 10000, 5000 of 5-9)", 0)
+    max_params: int = _key("largest number of parameters accepted in the student's model", 500_000)
+    memory_mb: int = _key("address-space limit of the training worker, MiB (0: none; TensorFlow reserves a lot)", 0)
+    max_processes: int = _key("process/thread limit of the training worker (TensorFlow starts many threads)", 512)
+    accuracy_thresholds: list = _key(
+        "test accuracies on classes 5-9 at which the accuracy test earns 0, ..., full credit in equal steps",
+        [0.50, 0.70, 0.75],
+    )
+    min_margin: float = _key("test accuracy the transfer model must have above the same architecture trained "
+                             "from scratch by the grader on the same images", 0.03)
+    scratch_epochs: int = _key("epochs of the grader's from-scratch run (Adam 1e-3, best validation epoch kept)", 40)
+    max_base_drift: float = _key("largest relative change ||W - W_base|| / ||W_base|| of a fine-tuned base layer's "
+                                 "kernel (a larger one destroyed the pretrained features)", 0.25)
+    max_loss_ratio: float = _key("test cross-entropy over validation cross-entropy beyond which the model was "
+                                 "trained on the validation images (held out, both are alike)", 3.0)
+
+
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 
 
@@ -102,7 +129,8 @@ class Gradescope:
     sandbox: str = _key("how student code runs: bwrap (refuse without bubblewrap), auto (bubblewrap if it works in "
                         "the container, else a plain process as an unprivileged uid) or none (always the latter)",
                         "auto", choices=("bwrap", "auto", "none"))
-    with_cnn: bool = _key("also grade the Keras CNN: installs the `tf` extra (large) and needs bubblewrap", False)
+    with_cnn: bool = _key("also grade the Keras exercises (the CNN, transfer learning): installs the `tf` extra "
+                          "(large) and needs bubblewrap", False)
 
 
 @dataclass(frozen=True)
@@ -122,6 +150,7 @@ class Course:
     limits: Limits = _key("sandbox limits", Limits)
     grading: Grading = _key("grading settings", Grading)
     cnn: Cnn = _key("the CNN task", Cnn)
+    transfer: Transfer = _key("the transfer-learning task", Transfer)
     gradescope: Gradescope = _key("the Gradescope autograder bundle", Gradescope)
     exercises: dict = _key("exercise name -> Exercise", dict)
 
@@ -183,6 +212,7 @@ def parse(data: dict, where: str = "course.toml") -> Course:
         "limits": Limits,
         "grading": Grading,
         "cnn": Cnn,
+        "transfer": Transfer,
         "gradescope": Gradescope,
     }
     built: dict[str, Any] = {k: _build(cls, data.pop(k, {}), f"{where}: [{k}]") for k, cls in sections.items()}

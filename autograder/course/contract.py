@@ -4,6 +4,8 @@ from __future__ import annotations
 import inspect
 from types import ModuleType
 
+from autograder.course.config import KERAS_EXERCISES
+
 # module -> function -> signature, written as str(inspect.signature(f)) prints it.
 CONTRACT: dict[str, dict[str, str]] = {
     "activations": {
@@ -78,13 +80,17 @@ CONTRACT: dict[str, dict[str, str]] = {
         "build_model": "(input_shape=(28, 28, 1), num_classes=10)",
         "train": "(model, x_train, y_train, x_val, y_val)",
     },
+    "transfer": {
+        "build_transfer_model": "(base_model, num_classes=5)",
+        "fine_tune": "(model, x_small, y_small, x_val, y_val)",
+    },
 }
 
 # Module-level names other than functions that the contract requires.
 CONSTANTS: dict[str, tuple[str, ...]] = {"cnn": ("OUTPUT_LOGITS",)}
 
 # The numpy exercises (the Keras ones are listed in config.KERAS_EXERCISES).
-NUMPY_EXERCISES: tuple[str, ...] = tuple(name for name in CONTRACT if name not in ("cnn",))
+NUMPY_EXERCISES: tuple[str, ...] = tuple(name for name in CONTRACT if name not in KERAS_EXERCISES)
 
 
 def expected_signature(module: str, function: str) -> inspect.Signature:

@@ -15,7 +15,7 @@ import zipfile
 from pathlib import Path
 
 from autograder.grading import grade
-from autograder.course.config import NUMPY_EXERCISES
+from autograder.course.config import KERAS_EXERCISES, NUMPY_EXERCISES
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "submissions"
@@ -157,7 +157,7 @@ def example_files() -> dict[str, bytes]:
     def put(student: str, name: str, text: str) -> None:
         files[f"{student}/{name}"] = text.encode()
 
-    for e in (*NUMPY_EXERCISES, "cnn"):
+    for e in (*NUMPY_EXERCISES, *KERAS_EXERCISES):
         put("ada-perfect", f"{e}.py", solution(e))
     for e in ("activations", "perceptron", "losses"):
         put("ben-partial", f"{e}.py", solution(e))
@@ -234,7 +234,7 @@ def run(args: argparse.Namespace) -> int:
     grade.add_arguments(parser)
     argv = [str(EXAMPLES), "--out", str(args.out), "--jobs", str(args.jobs)]
     if args.no_cnn:
-        argv += ["--skip", "cnn"]
+        argv += ["--skip", ",".join(KERAS_EXERCISES)]
     else:
         course = demo_course(args.out)
         argv += ["--course", str(course)]

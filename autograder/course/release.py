@@ -104,6 +104,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     coursedir.add_argument(parser)
     parser.add_argument("--solutions", help="the instructor's solution files (default: the course folder's solutions/)")
     parser.add_argument("--exercises", help="where the stubs go (default: the course folder's exercises/)")
+    parser.add_argument("--retrain-base", action="store_true",
+                        help="train the transfer task's base model again (else it is trained only when missing)")
     parser.add_argument("--bundle", help="where the student bundle (folder and .zip) goes (default: the course folder's dist/student)")
 
 
@@ -136,7 +138,12 @@ def run(args: argparse.Namespace) -> int:
                 print(f"dlgrade release --check: public vectors out of date: {', '.join(stale)}", file=sys.stderr)
                 print("run `dlgrade release` and commit the result.", file=sys.stderr)
                 return 1
-            print(f"{_show(exercises)} and the public vectors are in sync with {_show(solutions)}.")
+            base = _base_problems(course)
+            if base:
+                print(f"dlgrade release --check: the transfer base model: {'; '.join(base)}", file=sys.stderr)
+                print("run `dlgrade release` (--retrain-base to train it again) and commit the result.", file=sys.stderr)
+                return 1
+            print(f"{_show(exercises)}, the public vectors and the transfer base model are in sync with {_show(solutions)}.")
             return 0
         written = release(solutions, exercises)
     except ReleaseError as exc:
@@ -148,6 +155,10 @@ def run(args: argparse.Namespace) -> int:
     rewritten = update_vectors(course)
     print(f"public vectors in {_show(course.vectors)}: "
           + (f"recorded again: {', '.join(rewritten)}" if rewritten else "all within tolerance, none rewritten"))
+    if _has_transfer(course):
+        from autograder.course import transfer_base
+
+        print(transfer_base.ensure(course.grader, retrain=getattr(args, "retrain_base", False)))
     out = Path(args.bundle) if args.bundle else course.bundle
     archive = bundle.build(exercises, out, grader=course.grader, course_toml=course.course_toml)
     print(f"student bundle: {_show(out)}/ and {_show(archive)}")
@@ -365,6 +376,20 @@ def _out_of_sync(solutions_dir: Path, exercises_dir: Path) -> dict[str, str]:
         elif path.read_bytes() != text.encode("utf-8"):
             problems[name] = "differs from its solution"
     return problems
+
+
+def _has_transfer(course: coursedir.CourseDir) -> bool:
+    """Whether this course grades the transfer task (its public suite is there)."""
+    return (course.public_suites / "test_transfer.py").is_file()
+
+
+def _base_problems(course: coursedir.CourseDir) -> list[str]:
+    """What is wrong with the transfer base model ([] when fine or the course has no transfer task)."""
+    if not _has_transfer(course):
+        return []
+    from autograder.course import transfer_base
+
+    return transfer_base.problems(course.grader)
 
 
 def _show(path: Path) -> str:

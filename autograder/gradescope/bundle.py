@@ -19,7 +19,7 @@ import zipfile
 from pathlib import Path
 
 from autograder.course import coursedir
-from autograder.course.config import ConfigError, load
+from autograder.course.config import KERAS_EXERCISES, ConfigError, load
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = Path(__file__).resolve().parent / "files"
@@ -47,15 +47,15 @@ def bundle_exercises(args: argparse.Namespace, with_cnn: bool) -> list[str]:
     from autograder.grading.selection import exercises_from, with_suites
 
     chosen = exercises_from(args)
-    explicit_cnn = bool(args.only) and "cnn" in args.only.split(",")
-    if not (with_cnn or explicit_cnn):
-        chosen = [e for e in chosen if e != "cnn"]
+    explicit = set(args.only.split(",")) if args.only else set()
+    if not with_cnn:  # a Keras exercise only when course.toml or --with-cnn asks, or --only names it
+        chosen = [e for e in chosen if e not in KERAS_EXERCISES or e in explicit]
     return with_suites(chosen, explicit=True)[0]
 
 
 def env_text(exercises: list[str]) -> str:
     """gradescope.env: what setup.sh installs and run_autograder grades (sourced by both)."""
-    extras = "tf" if "cnn" in exercises else ""
+    extras = "tf" if set(KERAS_EXERCISES) & set(exercises) else ""
     return ("# Written by `dlgrade gradescope`; sourced by setup.sh and run_autograder.\n"
             f'DLGRADE_EXTRAS="{extras}"\n'
             f'DLGRADE_EXERCISES="{",".join(exercises)}"\n')
@@ -135,8 +135,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"Visibility: public tests {settings.public_visibility}, hidden tests {settings.hidden_visibility} "
           f"(never their details), log {settings.stdout_visibility}.")
     print("Upload it under Configure Autograder (base image Ubuntu 24.04; on 22.04 setup.sh installs Python 3.11).")
-    if "cnn" in exercises:
-        print("dlgrade gradescope: the CNN is graded only in bubblewrap; if bwrap cannot run in Gradescope's "
+    if set(KERAS_EXERCISES) & set(exercises):
+        print("dlgrade gradescope: the Keras exercises are graded only in bubblewrap; if bwrap cannot run in Gradescope's "
               "container, every submission reports that the grader failed. TensorFlow makes the image large.",
               file=sys.stderr)
     return 0

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 
-from autograder.course.config import EXERCISES, NUMPY_EXERCISES, ConfigError, Course, Gradescope, default_path, load
+from autograder.course.config import EXERCISES, KERAS_EXERCISES, NUMPY_EXERCISES, ConfigError, Course, Gradescope, default_path, load
 from autograder.grading.late import Late, lateness, parse_timestamp
 from autograder.grading.results import write_json_atomic
 from autograder.grading.submissions import JUNK, BadSubmission, Entry, kind_of, prepare
@@ -110,7 +110,7 @@ def chosen_exercises(text: str | None, course: Course) -> list[str]:
         if unknown:
             raise GraderBroken(f"unknown exercise(s) {', '.join(unknown)}; known: {', '.join(EXERCISES)}")
     else:
-        names = list(NUMPY_EXERCISES) + (["cnn"] if course.gradescope.with_cnn else [])
+        names = list(NUMPY_EXERCISES) + (list(KERAS_EXERCISES) if course.gradescope.with_cnn else [])
     try:
         return with_suites(names, explicit=True)[0]
     except ValueError as e:
@@ -126,9 +126,9 @@ def choose_sandbox(setting: str, exercises: list[str]) -> tuple[str, str]:
         return "bwrap", "in bubblewrap"
     if setting == "bwrap":
         raise GraderBroken(f"course.toml asks for sandbox = \"bwrap\", but {problem}")
-    if "cnn" in exercises:
-        # Unsandboxed, the CNN's worker could read the test split and cannot reach its output folder.
-        raise GraderBroken(f"the CNN exercise is graded only in bubblewrap, and {problem}; "
+    if set(KERAS_EXERCISES) & set(exercises):
+        # Unsandboxed, a Keras exercise's worker could read the test split and cannot reach its output folder.
+        raise GraderBroken(f"the Keras exercises ({', '.join(KERAS_EXERCISES)}) are graded only in bubblewrap, and {problem}; "
                            "set with_cnn = false or use an image where bwrap works")
     if os.geteuid() != 0:
         return "none", f"as this user (uid {os.getuid()}), unsandboxed ({problem})"

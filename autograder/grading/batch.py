@@ -12,7 +12,7 @@ from pathlib import Path
 
 from autograder.grading import gradebook
 from autograder.grading import reuse
-from autograder.course.config import Course
+from autograder.course.config import KERAS_EXERCISES, Course
 from autograder.grading.late import deadline_of, lateness, submitted_at
 from autograder.grading.progress import Progress
 from autograder.grading.results import SubmissionResult, TestResult, write_json_atomic, write_text_atomic
@@ -119,7 +119,7 @@ class Batch:
 
     def resources(self, exercises: list[str]) -> dict | None:
         """Dask resources a task needs: a GPU for a CNN task when --device gpu."""
-        if "cnn" in exercises and getattr(self.args, "device", None) == "gpu":
+        if set(KERAS_EXERCISES) & set(exercises) and getattr(self.args, "device", None) == "gpu":
             return {"GPU": 1}
         return None
 

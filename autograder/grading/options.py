@@ -67,6 +67,9 @@ def submission_timeout(args: argparse.Namespace, course: Course, exercises: list
     if "cnn" in exercises:
         budget = getattr(args, "cnn_budget", None) or max(course.cnn.budget_cpu_s, course.cnn.budget_gpu_s)
         timeout = max(timeout, 2 * budget + 600.0)
+    if "transfer" in exercises:  # fine-tuning, then the evaluator's from-scratch run
+        budget = getattr(args, "cnn_budget", None) or max(course.transfer.budget_cpu_s, course.transfer.budget_gpu_s)
+        timeout = max(timeout, 4 * budget + 600.0)
     return timeout
 
 
@@ -75,7 +78,7 @@ def check_cnn_options(args: argparse.Namespace, exercises: list[str]) -> None:
     budget = getattr(args, "cnn_budget", None)
     if budget is not None and not 0 < budget < 1e6:
         raise ValueError(f"--cnn-budget {budget:g}: expected a number of seconds > 0")
-    if "cnn" in exercises and getattr(args, "device", None) == "gpu" and not getattr(args, "dask", None):
+    if _keras(exercises) and getattr(args, "device", None) == "gpu" and not getattr(args, "dask", None):
         from autograder.sandbox.cnn import nvidia_devices
 
         if not nvidia_devices():
@@ -91,7 +94,7 @@ def device_env(args: argparse.Namespace, exercises: list[str], sandbox: str) -> 
     the CPU and the reason is printed here and noted in every CNN result. On a Dask cluster
     each machine probes its own devices, so nothing is resolved here.
     """
-    if "cnn" not in exercises or getattr(args, "dask", None):
+    if not _keras(exercises) or getattr(args, "dask", None):
         return {}
     from autograder.sandbox.cnn import ENV_PLAN, plan_device
 
@@ -99,6 +102,13 @@ def device_env(args: argparse.Namespace, exercises: list[str], sandbox: str) -> 
     if plan.note:
         print(f"dlgrade grade: the GPU is not used: {plan.note}; the CNN trains on the CPU", file=sys.stderr)
     return {ENV_PLAN: plan.to_env()}
+
+
+def _keras(exercises: list[str]) -> bool:
+    """Whether any of `exercises` trains a Keras model (config.KERAS_EXERCISES)."""
+    from autograder.course.config import KERAS_EXERCISES
+
+    return bool(set(KERAS_EXERCISES) & set(exercises))
 
 
 def options_of(args: argparse.Namespace) -> dict:

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from autograder.grading import scorediff
-from autograder.course.config import EXERCISES
+from autograder.course.config import EXERCISES, KERAS_EXERCISES
 from autograder.grading.gradebook import fmt
 from autograder.grading.results import write_text_atomic
 
@@ -93,9 +93,11 @@ def grade_again(args: argparse.Namespace, old: dict[str, dict]) -> tuple[Path, i
 
     new = new_folder(args)
     subs, exercises = submissions_of(args, old), exercises_of(args, old)
-    if "cnn" in exercises:
-        print("dlgrade regrade-preview: the CNN is trained again, and training is not deterministic: its moves may be "
-              "noise (--skip cnn when its grading did not change)", file=sys.stderr)
+    keras = [e for e in exercises if e in KERAS_EXERCISES]
+    if keras:
+        print(f"dlgrade regrade-preview: {', '.join(keras)} train Keras models again, and training is not "
+              f"deterministic: their moves may be noise (--skip {','.join(keras)} when their grading did not change)",
+              file=sys.stderr)
     # Results of students no longer submitted must not linger; the reuse store may (same files, same grades).
     shutil.rmtree(new / "results", ignore_errors=True)
     new.mkdir(parents=True, exist_ok=True)

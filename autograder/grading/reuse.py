@@ -11,7 +11,7 @@ which is the key of the store: a stub left untouched, a missing file or a file s
 by several students is graded once per class, and a regrade reuses what did not change.
 
 Results that depend on the machine's load (a timeout, the per-test time budget) and
-grader errors are never stored. The CNN (trained under a wall-clock budget) never is.
+grader errors are never stored. The Keras exercises (trained under a wall-clock budget) never are.
 """
 from __future__ import annotations
 
@@ -24,10 +24,10 @@ import re
 import tokenize
 from pathlib import Path
 
-from autograder.course.config import EXERCISES
+from autograder.course.config import EXERCISES, KERAS_EXERCISES
 from autograder.grading.results import write_json_atomic
 
-NEVER_REUSED = ("cnn",)
+NEVER_REUSED = KERAS_EXERCISES  # trained under a wall-clock budget: not deterministic
 # StudentError kinds that depend on the machine, not the code. Not "cpu_time": a CPU-time limit
 # is far above what correct code takes, and the machine's load does not count towards it.
 TIME_KINDS = ("timeout", "slow")

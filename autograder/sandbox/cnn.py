@@ -98,14 +98,14 @@ def cpu_backend() -> str | None:
 def keras_problem() -> str:
     """Why the CNN cannot train here (no Keras, no backend), '' when it can; found without importing them."""
     if importlib.util.find_spec("keras") is None:
-        return ("Keras is not installed here, so no CNN can be trained: install Keras and a backend "
+        return ("Keras is not installed here, so no Keras model (the CNN, transfer) can be trained: install Keras and a backend "
                 "(pip install keras tensorflow; for the grader: pip install 'dlgrade[tf]'), "
-                "or leave the CNN out (dlgrade grade --skip cnn)")
+                "or leave the Keras exercises out (dlgrade grade --skip cnn,transfer)")
     backend = cpu_backend()
     if backend is None or importlib.util.find_spec(backend) is None:
-        return (f"no Keras backend ({backend or ', '.join(BACKENDS)}) is installed here, so no CNN can be trained: "
+        return (f"no Keras backend ({backend or ', '.join(BACKENDS)}) is installed here, so no Keras model (the CNN, transfer) can be trained: "
                 "install one (pip install tensorflow; for the grader: pip install 'dlgrade[tf]'), "
-                "or leave the CNN out (dlgrade grade --skip cnn)")
+                "or leave the Keras exercises out (dlgrade grade --skip cnn,transfer)")
     return ""
 
 
