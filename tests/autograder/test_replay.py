@@ -110,3 +110,32 @@ def test_every_recorded_test_replays_on_the_model_answer(tmp_path):
     again = run_suites(sub, exercises, hidden=True, course=ROOT / "course.toml", env=env)
     assert again["tests"] == first["tests"] and all(t["status"] == "passed" for t in again["tests"])
     assert again["replayed"] == len(kept) > 20
+
+
+def test_a_recording_is_decoded_once_and_each_replay_gets_its_own_arrays(tmp_path, monkeypatch):
+    path = tmp_path / "t.ex"
+    examples = [{"kwargs": {"x": np.arange(3.0)}, "data": None, "draws": None, "calls": None}]
+    path.write_bytes(protocol.encode({"nodeid": "t::a", "versions": replay.versions(), "examples": examples}))
+    first = replay.load(path, "t::a")
+    first[0]["kwargs"]["x"][0] = 99.0  # a test that changes its drawn array in place
+    decoded = []
+    monkeypatch.setattr(replay, "_decode", lambda *a: decoded.append(a))
+    again = replay.load(path, "t::a")
+    assert not decoded, "an unchanged recording was decoded again"
+    assert again[0]["kwargs"]["x"].tolist() == [0.0, 1.0, 2.0]
+    assert replay.load(path, "t::other") is None and len(decoded) == 1  # another test: looked up afresh
+
+
+SUITES_AND_REFERENCE = [ROOT / "dlref", ROOT / "autograder" / "suites"]
+
+
+def test_the_suites_and_the_reference_never_draw_from_the_global_prngs():
+    """replay() seeds the global PRNGs once per test, hypothesis once per example: the same only while
+    no test body, nor the reference it calls, draws from them (every draw names its own Generator)."""
+    import re
+
+    pattern = re.compile(r"np\.random\.(?!default_rng\b|Generator\b|SeedSequence\b|PCG64\b)\w+\s*\(|"
+                         r"^\s*(import random\b|from random import)", re.M)
+    found = [f"{p.relative_to(ROOT)}: {m.group(0).strip()}" for root in SUITES_AND_REFERENCE
+             for p in sorted(root.rglob("*.py")) for m in pattern.finditer(p.read_text())]
+    assert not found, found
