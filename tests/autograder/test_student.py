@@ -177,3 +177,29 @@ def test_a_batch_that_prints_or_hangs_prefetches_nothing(tmp_path):
         proxy.prefetch("noisy", [("nap", [1], {})])
         assert not proxy._ahead and time.monotonic() - started < 5
         assert proxy.noisy.hi(3) == 3  # the calls are made one by one, in a fresh worker
+
+
+def test_a_prefetched_call_is_answered_only_when_it_reaches_the_worker_exactly_as_the_recorded_one():
+    """wire_equal(live, received) stands for encode(live) == encode(received): never looser."""
+    import math
+
+    from autograder.inside import protocol
+    from autograder.suites.student import wire_equal
+
+    a = np.arange(6.0).reshape(2, 3)
+    cases = [
+        ([a, 1.5, {"k": (1, "s")}], True),
+        ([a.T.copy().T, np.float64(1.5), {"k": (1, "s")}], True),  # numpy scalars cross as Python numbers
+        ([a[:, ::1], 1.5, {"k": [1, "s"]}], False),  # a list is not a tuple
+        ([a.astype(np.float32), 1.5, {"k": (1, "s")}], False),
+        ([a, -0.0, {}], False), ([a, math.nan, {}], False),
+        ([a, 1.5, {"k": (True, "s")}], False),  # a bool is not an int
+    ]
+    received = protocol.decode(protocol.encode([a, 1.5, {"k": (1, "s")}]))
+    for live, expected in cases:
+        assert wire_equal(live, received) is expected, live
+        if expected:
+            assert protocol.encode(live) == protocol.encode(received)
+    nan = protocol.decode(protocol.encode([math.nan, np.array([math.nan, -0.0])]))
+    assert wire_equal([np.float64("nan"), np.array([math.nan, -0.0])], nan)
+    assert not wire_equal([math.nan, np.array([math.nan, 0.0])], nan)
