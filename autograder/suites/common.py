@@ -27,8 +27,8 @@ def init_dict(got, sizes, call):
     check(set(got) == set(keys), lambda: f"{call} returned the keys {sorted(got)}; expected {sorted(keys)}")
     out = {}
     for i in range(1, len(sizes)):
-        out[f"W{i}"] = array_like(got[f"W{i}"], np.zeros((sizes[i - 1], sizes[i])), f"W{i} of {call}")
-        out[f"b{i}"] = array_like(got[f"b{i}"], np.zeros(sizes[i]), f"b{i} of {call}")
+        out[f"W{i}"] = array_like(got[f"W{i}"], np.zeros((sizes[i - 1], sizes[i])), lambda: f"W{i} of {call}")
+        out[f"b{i}"] = array_like(got[f"b{i}"], np.zeros(sizes[i]), lambda: f"b{i} of {call}")
     return out
 
 
@@ -46,7 +46,7 @@ def trained(got, d, hidden, k, call):
     shapes = {"W1": (d, hidden), "b1": (hidden,), "W2": (hidden, k), "b2": (k,)}
     check(isinstance(got, dict) and set(got) == set(shapes),
           lambda: f"{call} returned {abbrev(got, 2)}; expected a dict with the keys {sorted(shapes)}")
-    return {key: array_like(got[key], np.zeros(s), f"{key} of {call}") for key, s in shapes.items()}
+    return {key: array_like(got[key], np.zeros(s), lambda: f"{key} of {call}") for key, s in shapes.items()}
 
 
 def loss_and_grads(got, params, call):
@@ -60,7 +60,7 @@ def loss_and_grads(got, params, call):
           lambda: f"{call} returned the loss {abbrev(loss, 4)}; expected a number")
     check(isinstance(grads, dict) and set(grads) == set(params),
           lambda: f"{call} returned grads {abbrev(grads, 2)}; expected a dict with the keys {sorted(params)}")
-    return float(loss), {k: array_like(grads[k], params[k], f"grads[{k!r}] of {call}") for k in params}
+    return float(loss), {k: array_like(grads[k], params[k], lambda: f"grads[{k!r}] of {call}") for k in params}
 
 
 def batches(got, call):

@@ -54,13 +54,21 @@ def call_text(function: str, *args: Any, **kwargs: Any) -> CallText:
     return CallText(function, args, kwargs)
 
 
-def array_like(got: Any, like: np.ndarray, call: "str | CallText") -> np.ndarray:
-    """The student's result as a float64 array of `like`'s shape, or a failure saying what it was instead."""
+def array_like(got: Any, like: np.ndarray, call: "str | CallText | Callable[[], str]") -> np.ndarray:
+    """The student's result as a float64 array of `like`'s shape, or a failure saying what it was instead.
+
+    `call` names the value; give it as a function (`lambda: f"dx of {call}"`) when it is built from a
+    CallText, so that it is rendered only for a failure.
+    """
     if not isinstance(got, np.ndarray) or got.dtype.kind not in "iufb":
-        raise Mismatch(f"{call} returned {abbrev(got, 4)}; expected a numeric numpy array of shape {like.shape}")
+        raise Mismatch(f"{_text(call)} returned {abbrev(got, 4)}; expected a numeric numpy array of shape {like.shape}")
     if got.shape != like.shape:
-        raise Mismatch(f"{call} returned shape {got.shape}; expected {like.shape}")
+        raise Mismatch(f"{_text(call)} returned shape {got.shape}; expected {like.shape}")
     return got.astype(np.float64)
+
+
+def _text(call: "str | CallText | Callable[[], str]") -> str:
+    return call() if callable(call) else str(call)
 
 
 def check(condition: bool, message: "str | Callable[[], str]", hint: str = "") -> None:

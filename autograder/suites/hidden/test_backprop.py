@@ -110,7 +110,7 @@ def test_dense_backward_matches_numerical_vjp(student, tol, n, d, m):
         "db": numerical_vjp(lambda v: ref.dense_forward(x, w, v), b, dout),
     }
     for (name, num), value in zip(numeric.items(), got):
-        mine = array_like(value, num, f"{name} of {call}")
+        mine = array_like(value, num, lambda: f"{name} of {call}")
         # Entries can be ~0 by cancellation, where relative errors mean nothing: rtol plus a 1e-7 floor,
         # well above the ~1e-9 central-difference noise on values of order 1.
         check(np.allclose(mine, num, rtol=tol.grad_rel_error, atol=1e-7),

@@ -206,7 +206,7 @@ def test_adjoint_identity(student, tol, c):
     x, w, _, dout, stride, padding = c
     y = ref.conv2d_forward(x, w, np.zeros(w.shape[3]), stride, padding)  # without bias: linear in x and in w
     got, call = student_backward(student, dout, x, w, stride, padding)
-    dx, dw = array_like(got[0], x, f"dx of {call}"), array_like(got[1], w, f"dw of {call}")
+    dx, dw = array_like(got[0], x, lambda: f"dx of {call}"), array_like(got[1], w, lambda: f"dw of {call}")
     lhs, via_x, via_w = float(np.sum(dout * y)), float(np.sum(x * dx)), float(np.sum(w * dw))
     # Each side sums at most this much absolute mass; float64 rounding is ~1e-15 of it.
     scale = float(np.sum(np.abs(dout)) * np.max(np.abs(x)) * np.sum(np.abs(w))) + 1.0

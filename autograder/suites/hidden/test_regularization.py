@@ -39,7 +39,7 @@ def dropout_out(got, x, call):
     """The `out` of a student's (out, mask), as a float64 array of x's shape."""
     if not isinstance(got, tuple) or len(got) != 2:
         raise Mismatch(f"{call} returned {type(got).__name__}; expected a tuple (out, mask)")
-    return array_like(got[0], x, f"{call}, its out")
+    return array_like(got[0], x, lambda: f"{call}, its out")
 
 
 # ---- dropout_forward -------------------------------------------------------------------------
@@ -173,7 +173,7 @@ def test_l1_penalty_grad_at_zero(student, tol):
     expected = ref.l1_penalty_grad(params, 0.1)
     for key in ("W1", "W2"):  # only the zero weights: the others, and the biases, have their own tests
         zero = params[key] == 0
-        got = array_like(grads[key], params[key], f"{call}[{key!r}]")
+        got = array_like(grads[key], params[key], lambda: f"{call}[{key!r}]")
         mistaken = [(text, out[key][zero]) for text, out in hints_for("regularization", "l1_penalty_grad", (params, 0.1), {})
                     if isinstance(out, dict) and key in out]
         assert_close(got[zero], expected[key][zero], call=call, tol=tol, what=f"{key} at its zero entries",
@@ -209,7 +209,7 @@ def test_penalty_grad_zero_for_biases(student, tol, name):
     for key in ("b1", "b2"):
         check(key in grads, lambda: f"{call} has no gradient for {key!r}",
               hint="return a gradient for every key of params, with zeros for the biases, not only for the weights.")
-        got = array_like(grads[key], BIAS_HEAVY[key], f"{call}[{key!r}]")
+        got = array_like(grads[key], BIAS_HEAVY[key], lambda: f"{call}[{key!r}]")
         check(np.all(got == 0), lambda: f"{call}[{key!r}] is {abbrev(got)}; the biases' gradient is zeros",
               hint='biases are not regularized: their gradient is zeros (only keys starting with "W" get one).')
 
@@ -226,7 +226,7 @@ def test_penalty_grad_numerical(student, tol, name, params, lam):
           + f"; expected a dict with keys {sorted(params)}")
     penalty = getattr(ref, f"{name}_penalty")
     for key, p in params.items():
-        got = array_like(grads[key], p, f"{call}[{key!r}]")
+        got = array_like(grads[key], p, lambda: f"{call}[{key!r}]")
         numeric = numerical_grad(lambda v: penalty({**params, key: v}, lam), p)
         # Bias gradients are exactly 0: an absolute floor instead of a pure ratio.
         if not np.allclose(got, numeric, rtol=tol.grad_rel_error, atol=1e-7):

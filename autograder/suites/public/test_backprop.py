@@ -94,7 +94,7 @@ def test_dense_backward_matches_numerical_vjp(student, tol, n, d, m):
         "db": numerical_vjp_many(lambda vs: outputs([(x, w, v) for v in vs]), b, dout),
     }
     for (name, num), value in zip(numeric.items(), got):
-        mine = array_like(value, num, f"{name} of {call}")
+        mine = array_like(value, num, lambda: f"{name} of {call}")
         # A gradient entry can be ~0 by cancellation, where a relative error means nothing: an absolute
         # floor of 1e-7 sits well above central-difference noise (~1e-9 here) and far below any real mistake.
         check(np.allclose(mine, num, rtol=tol.grad_rel_error, atol=1e-7),

@@ -133,7 +133,7 @@ def _backward(student, dout, x, w, stride, padding):
     call = call_text("conv2d_backward", dout, x, w, stride=stride, padding=padding)
     got = student.conv.conv2d_backward(dout, x, w, stride=stride, padding=padding)
     check(isinstance(got, (tuple, list)) and len(got) == 3, lambda: f"{call} must return a tuple (dx, dw, db)")
-    return tuple(array_like(g, like, f"{name} of {call}")
+    return tuple(array_like(g, like, lambda: f"{name} of {call}")
                  for g, like, name in zip(got, (x, w, w[0, 0, 0]), ("dx", "dw", "db")))  # fmt: skip
 
 

@@ -49,7 +49,7 @@ def pair(got, like, call, names):
     """A student's 2- or 3-tuple of arrays shaped like `like`, checked."""
     check(isinstance(got, (tuple, list)) and len(got) == len(names),
           lambda: f"{call} returned {abbrev(got, 4)}; expected a tuple ({', '.join(names)})")
-    return [array_like(g, like, f"{name} of {call}") for g, name in zip(got, names)]
+    return [array_like(g, like, lambda: f"{name} of {call}") for g, name in zip(got, names)]
 
 
 shapes = hnp.array_shapes(min_dims=1, max_dims=2, max_side=4)

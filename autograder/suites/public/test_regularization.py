@@ -67,7 +67,7 @@ def dropout_result(got, x, call):
     """The student's (out, mask) as a float64 array and a boolean array, both of x's shape."""
     if not isinstance(got, tuple) or len(got) != 2:
         raise Mismatch(f"{call} returned {type(got).__name__}; expected a tuple (out, mask)")
-    out = array_like(got[0], x, f"{call}, its out")
+    out = array_like(got[0], x, lambda: f"{call}, its out")
     mask = got[1]
     if not isinstance(mask, np.ndarray) or mask.dtype != bool:
         what = f"dtype {mask.dtype}" if isinstance(mask, np.ndarray) else type(mask).__name__
@@ -195,7 +195,7 @@ def test_penalty_grad_matches_numerical_grad(student, tol, data, name):
         return float(got)
 
     for key, p in params.items():
-        got = array_like(grads[key], p, f"{grad_call}[{key!r}]")
+        got = array_like(grads[key], p, lambda: f"{grad_call}[{key!r}]")
         numeric = numerical_grad_many(lambda vs: [value(o) for o in penalty.map([({**params, key: v}, lam) for v in vs])], p)
         # The bias gradients are exactly 0, so compare with an absolute floor instead of a pure ratio.
         check(np.allclose(got, numeric, rtol=tol.grad_rel_error, atol=1e-7),
