@@ -152,6 +152,8 @@ def main() -> int:
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
 
+    # CPU: of the processes `dlgrade grade` waited for (the command, its grading slots and trusted pytest
+    # sessions); the sandboxed workers run in a pid namespace of their own and are not counted.
     def rate(w: float, c: float, n: int) -> str:
         return f"{w:6.1f} s wall {c:6.0f} s CPU  {w * cores / n:5.2f} s per submission per core  {c / n:5.2f} CPU s each"
 
@@ -159,6 +161,7 @@ def main() -> int:
     print(f"  files: {counts['solution']} model answers, {counts['mutant']} single-bug variants (each rewritten per "
           f"student: every file distinct), {counts['missing']} missing")
     print(f"  machine: {cores} cores; load average {load_start[0]:.1f} at the start, {load_end[0]:.1f} at the end")
+    print("  (CPU: the grading processes outside the sandboxes; the sandboxed workers' CPU is not counted)")
     print(f"  distinct files, default           {rate(wall, cpu, args.n)}   <= headline (goal <= 1 s)")
     print(f"  first {m}, --no-reuse --no-replay   {rate(base[0], base[1], m)}")
     print(f"  identical files, default          {rate(ident[0], ident[1], args.n)}")
