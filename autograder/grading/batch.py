@@ -22,7 +22,7 @@ from autograder.grading.options import course_hash, course_text, options_of, sub
 from autograder.grading.task import EXAMPLES_KEY, failed, grade_task, read_result, up_to_date
 
 # Views of one exercise a bundled task grades (in rounds of one session): start-ups paid once for them.
-ROUNDS = 8
+ROUNDS = 3
 PREPARE_FIRST = 4  # submissions per grading slot prepared before the first tasks start
 
 
