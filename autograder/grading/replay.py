@@ -111,14 +111,20 @@ class _RecordingData:
         return repr(self._data)
 
 
+class _Abandoned(BaseException):
+    """An abandoned example asked for the draw hypothesis could not make: it ends here (as StopTest would)."""
+
+
 class _ReplayData:
     """Stands for `st.data()` in a replay: gives the recorded draws, if asked for the recorded ones."""
 
-    def __init__(self, draws: list):
-        self._draws, self._next = draws, 0
+    def __init__(self, draws: list, abandoned: bool = False):
+        self._draws, self._next, self._abandoned = draws, 0, abandoned
 
     def draw(self, strategy, label=None):
         if self._next >= len(self._draws):
+            if self._abandoned:
+                raise _Abandoned()
             raise Diverged("more draws than recorded")
         want_label, want_sig, value = self._draws[self._next]
         if [label if isinstance(label, str) else None, repr(strategy)] != [want_label, want_sig]:
@@ -154,11 +160,13 @@ class Recorder:
             student = self.keep(args, kwargs)
             try:
                 return original(*args, **kwargs)
-            except (StopTest, UnsatisfiedAssumption):
+            except (StopTest, UnsatisfiedAssumption) as e:
                 # Hypothesis abandons this example (a draw past its data, an assume() that failed)
-                # and tries another: it is not one of the test's examples, and replaying it would
-                # stop at that very draw ("more draws than recorded") and run the engine again.
-                del self.examples[kept:]
+                # and tries another. It is replayed up to that point (its calls could fail for
+                # another submission, as they would under hypothesis), then skipped as hypothesis
+                # skips it; before, its replay ran out of draws and the engine ran the test again.
+                if len(self.examples) > kept:
+                    self.examples[kept]["abandoned"] = "draws" if isinstance(e, StopTest) else "assume"
                 raise
             finally:
                 if student is not None:
@@ -204,7 +212,8 @@ class Recorder:
         for ex in self.examples:
             if ex["draws"] is not None and any(d is None for d in ex["draws"]):
                 return False
-            examples.append({"kwargs": ex["kwargs"], "data": ex.get("data"), "draws": ex["draws"], "calls": ex["calls"]})
+            examples.append({"kwargs": ex["kwargs"], "data": ex.get("data"), "draws": ex["draws"], "calls": ex["calls"],
+                             **({"abandoned": ex["abandoned"]} if ex.get("abandoned") else {})})
         try:
             payload = protocol.encode({"nodeid": nodeid, "versions": versions(), "examples": examples},
                                       max_bytes=MAX_BYTES)
@@ -280,6 +289,8 @@ def replay(inner, fixtures: dict, examples: list[dict]) -> None:
     The calls the examples made into the student's code when recorded are made first, in one
     round trip (Student.prefetch), when they all went to one module.
     """
+    from hypothesis.errors import UnsatisfiedAssumption
+
     try:
         from hypothesis.internal.entropy import deterministic_PRNG
     except ImportError:  # pragma: no cover - hypothesis reorganised: seed nothing, replay may diverge
@@ -297,10 +308,20 @@ def replay(inner, fixtures: dict, examples: list[dict]) -> None:
             for ex in examples:
                 kwargs = dict(fixtures)
                 kwargs.update(ex["kwargs"])
+                abandoned = ex.get("abandoned")
                 data = None
                 if ex.get("data"):
-                    data = kwargs[ex["data"]] = _ReplayData(ex["draws"])
-                inner(**kwargs)
+                    data = kwargs[ex["data"]] = _ReplayData(ex["draws"], abandoned == "draws")
+                try:
+                    inner(**kwargs)
+                except _Abandoned:
+                    continue  # where hypothesis stopped this example, it stops again
+                except UnsatisfiedAssumption:
+                    if abandoned != "assume":
+                        raise Diverged("an assumption failed that held when recorded") from None
+                    continue
+                if abandoned:
+                    raise Diverged("an example that was abandoned when recorded ran to its end")
                 if data is not None and not data.finished():
                     raise Diverged("fewer draws than recorded")
     finally:

@@ -93,7 +93,7 @@ def test_a_passing_run_records_and_the_next_replays_with_the_same_results(tmp_pa
 
 
 def test_every_recorded_test_replays_on_the_model_answer(tmp_path):
-    """An example hypothesis abandons (a draw past its data) is not recorded: replaying it would diverge.
+    """An example hypothesis abandons (a draw past its data) is replayed up to where it stopped, then skipped.
 
     Before, such an example was kept with the draws made before it stopped, every replay of the
     test diverged ("more draws than recorded") and hypothesis generated its examples again for
@@ -139,3 +139,24 @@ def test_the_suites_and_the_reference_never_draw_from_the_global_prngs():
     found = [f"{p.relative_to(ROOT)}: {m.group(0).strip()}" for root in SUITES_AND_REFERENCE
              for p in sorted(root.rglob("*.py")) for m in pattern.finditer(p.read_text())]
     assert not found, found
+
+
+def test_an_abandoned_example_is_replayed_up_to_where_hypothesis_stopped_it():
+    """A call made before the draw that stopped the example when recorded may fail for another submission."""
+    sig = repr(st.integers())
+    seen = []
+
+    def inner(boom, data):
+        seen.append(data.draw(st.integers(), label="a"))
+        if boom:
+            raise AssertionError("this submission fails before the draw")
+        data.draw(st.integers(), label="b")
+
+    abandoned = {"kwargs": {}, "data": "data", "draws": [["a", sig, 1]], "calls": None, "abandoned": "draws"}
+    complete = {"kwargs": {}, "data": "data", "draws": [["a", sig, 2], ["b", sig, 3]], "calls": None}
+    replay.replay(inner, {"boom": False}, [abandoned, complete])
+    assert seen == [1, 2]
+    with pytest.raises(AssertionError, match="fails before the draw"):
+        replay.replay(inner, {"boom": True}, [abandoned, complete])
+    with pytest.raises(replay.Diverged):  # it did not stop where it stopped when recorded
+        replay.replay(inner, {"boom": False}, [{**complete, "abandoned": "draws"}])
