@@ -66,7 +66,7 @@ def train_base(model: keras.Model, x, y, epochs: int = BASE_EPOCHS, seed: int = 
 
 def feature_extractor(base: keras.Model) -> keras.Model:
     """The base up to its features: (N, 28, 28, 1) -> (N, 3136), the base's own layers (shared)."""
-    return keras.Model(base.inputs, base.get_layer(FEATURES).output, name="features")
+    return keras.Model(base.input, base.get_layer(FEATURES).output, name="features")  # one input, not a list
 
 
 def build_transfer_model(base: keras.Model, num_classes: int = NUM_CLASSES) -> keras.Model:

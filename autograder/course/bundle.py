@@ -55,6 +55,10 @@ README = """# Intro to Deep Learning: exercises
    as when graded. To run the whole notebook quickly (a small subset of the data, one epoch),
    start Jupyter with `CNN_LAB_QUICK=1`, or run it headless:
    `CNN_LAB_QUICK=1 jupyter nbconvert --to notebook --execute exercises/cnn_fashion_mnist.ipynb`.
+   The transfer-learning lab: `exercises/transfer.py`, or the cells of
+   `exercises/transfer_fashion_mnist.ipynb` (checked with `python3 -m autograder check transfer`;
+   `TRANSFER_LAB_QUICK=1` runs the notebook quickly). The base model it reuses is in
+   `autograder/course/data/`.
 5. Submit the files in `exercises/` (or the lab notebook).
 
 On Linux with bubblewrap installed (`apt install bubblewrap`) your code runs sandboxed, as it

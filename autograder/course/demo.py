@@ -116,12 +116,20 @@ if os.fork() == 0:
 # file; the project's course.toml (and so real grading) keeps the full settings.
 DEMO_CNN = {"train_limit": 6000, "test_limit": 2000, "budget_cpu_s": 45.0, "budget_gpu_s": 20.0,
             "accuracy_thresholds": [0.60, 0.75, 0.80]}
+# Transfer learning on a demo budget too: the classes 5-9 among the first 2000 test images (about
+# 1000 of the 5000), the grader's from-scratch rival trained for 20 epochs instead of 40 (its best
+# validation epoch is kept either way), and a shorter budget (the model answer's fine_tune takes
+# about 10 s on 2 cores). The few-shot split, the thresholds and the margin are the course's.
+DEMO_TRANSFER = {"test_limit": 2000, "scratch_epochs": 20, "budget_cpu_s": 45.0, "budget_gpu_s": 30.0}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "out" / "demo", help="where to write the results")
-    parser.add_argument("--no-cnn", action="store_true", help="leave the CNN out (it trains models: about a minute)")
+    parser.add_argument("--no-cnn", action="store_true",
+                        help="leave the Keras exercises out (the CNN and transfer learning train models: about a minute)")
     parser.add_argument("--with-cnn", action="store_true", help=argparse.SUPPRESS)  # the default now
+    parser.add_argument("--skip", default="", metavar="EXERCISES",
+                        help="comma-separated exercises not to grade (as `dlgrade grade --skip`), e.g. transfer")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="submissions graded at once")
     parser.add_argument("--rebuild-examples", action="store_true",
                         help="rewrite examples/submissions/ from solutions/ and the mistake corpus, then stop")
@@ -194,17 +202,25 @@ def zipped(members: dict[str, str]) -> bytes:
 
 
 def demo_course(out: Path) -> Path:
-    """OUT/demo-course.toml: the project's course.toml with the CNN's demo budget (DEMO_CNN)."""
-    return course_with_cnn(Path(out) / "demo-course.toml", DEMO_CNN, "the CNN's demo budget (autograder/course/demo.py)")
+    """OUT/demo-course.toml: the project's course.toml with the Keras exercises' demo budgets."""
+    return course_with(Path(out) / "demo-course.toml", {"cnn": DEMO_CNN, "transfer": DEMO_TRANSFER},
+                       "the CNN's and transfer learning's demo budgets (autograder/course/demo.py)")
 
 
 def course_with_cnn(path: Path, cnn: dict, why: str) -> Path:
     """Write the project's course.toml with these [cnn] settings to `path`; ConfigError for a bad one."""
+    return course_with(path, {"cnn": cnn}, why)
+
+
+def course_with(path: Path, sections: dict[str, dict], why: str) -> Path:
+    """Write the project's course.toml with these settings merged into its sections ({"cnn": {...}}) to `path`;
+    ConfigError for a bad one."""
     from autograder.course.config import default_path, dumps, load
 
     source = default_path()
     data = tomllib.loads(source.read_text()) if source.is_file() else {}
-    data["cnn"] = {**data.get("cnn", {}), **cnn}
+    for section, settings in sections.items():
+        data[section] = {**data.get(section, {}), **settings}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(f"# {source} with {why}\n" + dumps(data))
     load(path)  # the same checks as any course file
@@ -221,6 +237,25 @@ def rebuild_examples(dest: Path = EXAMPLES) -> None:
         path.write_bytes(data)
 
 
+def skipped_exercises(args: argparse.Namespace) -> list[str]:
+    """The exercises the demo leaves out: --skip's, and the Keras ones with --no-cnn."""
+    skipped = [e for e in args.skip.split(",") if e] if args.skip else []
+    if args.no_cnn:
+        skipped += [e for e in KERAS_EXERCISES if e not in skipped]
+    return skipped
+
+
+def grade_argv(args: argparse.Namespace) -> list[str]:
+    """`dlgrade grade`'s arguments for the demo; writes OUT/demo-course.toml when a Keras exercise is graded."""
+    argv = [str(EXAMPLES), "--out", str(args.out), "--jobs", str(args.jobs)]
+    skipped = skipped_exercises(args)
+    if skipped:
+        argv += ["--skip", ",".join(skipped)]
+    if not set(KERAS_EXERCISES) <= set(skipped):
+        argv += ["--course", str(demo_course(args.out))]
+    return argv
+
+
 def run(args: argparse.Namespace) -> int:
     if args.rebuild_examples:
         rebuild_examples()
@@ -232,16 +267,20 @@ def run(args: argparse.Namespace) -> int:
     print(f"Grading the sample class in {EXAMPLES} ...")
     parser = argparse.ArgumentParser()
     grade.add_arguments(parser)
-    argv = [str(EXAMPLES), "--out", str(args.out), "--jobs", str(args.jobs)]
-    if args.no_cnn:
-        argv += ["--skip", ",".join(KERAS_EXERCISES)]
-    else:
-        course = demo_course(args.out)
-        argv += ["--course", str(course)]
-        print(f"The CNN is graded on a demo budget ({course}): the first {DEMO_CNN['train_limit']} training "
-              f"images, {DEMO_CNN['budget_cpu_s']:g} s of training on a CPU, {DEMO_CNN['test_limit']} test images, "
-              f"accuracy thresholds {DEMO_CNN['accuracy_thresholds']}. Real grading uses course.toml's [cnn] "
-              "settings (all 60,000 training images, minutes of training).")
+    argv = grade_argv(args)
+    if "--course" in argv:
+        course = argv[argv.index("--course") + 1]
+        skipped = skipped_exercises(args)
+        if "cnn" not in skipped:
+            print(f"The CNN is graded on a demo budget ({course}): the first {DEMO_CNN['train_limit']} training "
+                  f"images, {DEMO_CNN['budget_cpu_s']:g} s of training on a CPU, {DEMO_CNN['test_limit']} test images, "
+                  f"accuracy thresholds {DEMO_CNN['accuracy_thresholds']}. Real grading uses course.toml's [cnn] "
+                  "settings (all 60,000 training images, minutes of training).")
+        if "transfer" not in skipped:
+            print(f"Transfer learning on a demo budget ({course}): {DEMO_TRANSFER['test_limit']} test images, the "
+                  f"from-scratch comparison trained for {DEMO_TRANSFER['scratch_epochs']} epochs, "
+                  f"{DEMO_TRANSFER['budget_cpu_s']:g} s of fine-tuning on a CPU. Real grading uses course.toml's "
+                  "[transfer] settings (all 5000 test images of classes 5-9, 40 epochs from scratch).")
     status = grade.run(parser.parse_args(argv))
     grades = args.out / "grades.csv"
     if grades.exists():

@@ -39,6 +39,16 @@ def convertible_notebooks(folder: Path) -> list[tuple[Path, str]]:
     return [(nb, e) for e, nb in found.items()]
 
 
+TRANSFER_FUNCTIONS = ("build_transfer_model", "fine_tune")
+
+
+def lab_of(module_source: str) -> str:
+    """The lab a lone submitted notebook (its name is the student's, not the exercise's) stands for: transfer
+    when its module defines build_transfer_model or fine_tune, else the CNN lab."""
+    defined = {n.name for n in _parse(module_source).body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    return "transfer" if defined & set(TRANSFER_FUNCTIONS) else "cnn"
+
+
 def notebook_to_module(nb_path) -> str:
     """Python source of the module the submitted notebook at nb_path stands for (rule: this module's docstring).
 

@@ -205,11 +205,15 @@ def prepare(entry: Entry, workdir: Path) -> Prepared:
         unpacked.mkdir()
         extract_zip(path, unpacked)
         folder = submission_root(unpacked)
-    else:  # a lone notebook is the CNN lab
+    else:  # a lone notebook (named after the student): the lab whose functions it defines
+        from autograder.grading.notebook_code import lab_of
+
         folder = workdir / "notebook"
         folder.mkdir()
-        (folder / "cnn.py").write_text(notebook_module(path))
-        notes.append(f"graded the code cells of {path.name} as cnn.py")
+        source = notebook_module(path)
+        exercise = lab_of(source)
+        (folder / f"{exercise}.py").write_text(source)
+        notes.append(f"graded the code cells of {path.name} as {exercise}.py")
     renames, renamed = exercise_files.renames(folder)
     for exercise, file in renames.items():
         file.rename(folder / f"{exercise}.py")

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 
 from autograder.course.config import EXERCISES
 from autograder.grading.gradebook import row_of
+from autograder.reports.labs import CnnView, LabRow, TransferView, lab_rows
 
 NOT_SUBMITTED = "{exercise}.py was not submitted"  # the worker's message for a missing file
 
@@ -91,67 +92,15 @@ class StudentView:
                 return CnnView.from_data(t.data["cnn"])
         return None
 
+    def transfer(self) -> TransferView | None:
+        """The transfer task's report data (transfer grading's Graded.report()) recorded on one of its tests."""
+        for t in self.tests():
+            if t.exercise == "transfer" and isinstance(t.data.get("transfer"), dict):
+                return TransferView.from_data(t.data["transfer"])
+        return None
+
     def tests(self) -> list[TestView]:
         return [t for e in self.exercises for t in e.tests]
-
-
-def _num(value) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-def _matrix(value) -> list[list[int]]:
-    if not isinstance(value, list) or not all(isinstance(r, list) and len(r) == len(value) for r in value):
-        return []
-    if not all(isinstance(c, int) and not isinstance(c, bool) for r in value for c in r):
-        return []
-    return value
-
-
-@dataclass
-class CnnView:
-    """What the reports show of the CNN's report data; wrong types become None or empty.
-
-    Only the scores and the training summary: the data also holds the reason a model was
-    refused, which is a hidden test's detail.
-    """
-
-    accuracy: float | None
-    per_class: dict[str, float | None]
-    confusion: list[list[int]]
-    class_names: list[str]
-    test_images: int
-    params: int | None
-    max_params: int | None
-    epochs: float | None
-    seconds: float | None
-    budget_s: float | None
-    device: str
-    history: dict[str, list[float | None]]
-    device_note: str = ""  # why the GPU that was there was not used (the grader's, never the student's)
-
-    @classmethod
-    def from_data(cls, d: dict) -> "CnnView":
-        per_class = d.get("per_class_accuracy") if isinstance(d.get("per_class_accuracy"), dict) else {}
-        history = d.get("history") if isinstance(d.get("history"), dict) else {}
-        names = d.get("class_names") if isinstance(d.get("class_names"), list) else []
-        params, cap = _num(d.get("params")), _num(d.get("max_params"))
-        return cls(
-            accuracy=_num(d.get("accuracy")),
-            per_class={str(k): _num(v) for k, v in per_class.items()},
-            confusion=_matrix(d.get("confusion_matrix")),
-            class_names=[str(n) for n in names],
-            test_images=int(_num(d.get("test_images")) or 0),
-            params=int(params) if params is not None else None,
-            max_params=int(cap) if cap is not None else None,
-            epochs=_num(d.get("epochs")), seconds=_num(d.get("seconds")), budget_s=_num(d.get("budget_s")),
-            device=str(d.get("device") or ""),
-            history={str(k): [_num(v) for v in vs] for k, vs in history.items() if isinstance(vs, list)},
-            device_note=str(d.get("device_note") or ""),
-        )
-
-    @property
-    def scored(self) -> bool:
-        return self.accuracy is not None and bool(self.confusion)
 
 
 def exercise_order(names) -> list[str]:
@@ -301,6 +250,7 @@ class ClassSummary:
     times: list[tuple[str, float]]  # slowest first
     help_below: float
     problems: dict[str, str] = field(default_factory=dict)  # results file -> what is wrong with it
+    labs: list[LabRow] = field(default_factory=list)  # the Keras labs' scores, per student with any
 
     @property
     def graded(self) -> list[StudentView]:
@@ -418,4 +368,5 @@ def summarize(students: list[StudentView], *, help_below: float = 0.5, top: int 
         times=sorted(((s.student, s.execution_time) for s in students), key=lambda p: (-p[1], p[0])),
         help_below=help_below,
         problems=dict(sorted((problems or {}).items())),
+        labs=lab_rows(students),
     )

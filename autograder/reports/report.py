@@ -17,6 +17,7 @@ from urllib.parse import quote
 from autograder.reports import analytics
 from autograder.reports import plots
 from autograder.reports.analytics import BadResult, ClassSummary, StudentView
+from autograder.reports.labs import CnnView, TransferView
 from autograder.grading.gradebook import fmt
 from autograder.grading.results import write_text_atomic
 
@@ -115,28 +116,38 @@ def mistake_names() -> dict[str, str]:
 
 # Every image a template may show: one the data does not allow is None, and the template skips it
 # (the templates are strict: a missing key is an error, a missing image is not).
-STUDENT_IMAGES = ("confusion", "per_class", "history")
+STUDENT_IMAGES = ("confusion", "per_class", "history", "transfer_per_class", "transfer_history")
 SUMMARY_IMAGES = ("histograms", "most_failed", "misconceptions", "times")
 
 
-def student_images(view: StudentView) -> tuple[analytics.CnnView | None, dict[str, str | None]]:
-    """(the CNN's report data or None, the student's plots as data URIs, None where there is no data)."""
-    cnn = view.cnn()
+def _has_values(series) -> bool:
+    return any(v is not None for v in series)
+
+
+def student_images(view: StudentView) -> tuple[CnnView | None, TransferView | None, dict[str, str | None]]:
+    """(the CNN's report data or None, the transfer task's or None, the student's plots as data URIs, None
+    where there is no data)."""
+    cnn, transfer = view.cnn(), view.transfer()
     images: dict[str, str | None] = dict.fromkeys(STUDENT_IMAGES)
     if cnn is not None:
         if cnn.scored:
             images["confusion"] = plots.confusion_matrix(cnn.confusion, cnn.class_names)
-            if any(v is not None for v in cnn.per_class.values()):
+            if _has_values(cnn.per_class.values()):
                 images["per_class"] = plots.per_class_accuracy(cnn.per_class)
-        if any(v is not None for vs in cnn.history.values() for v in vs):
+        if any(_has_values(vs) for vs in cnn.history.values()):
             images["history"] = plots.training_history(cnn.history)
-    return cnn, images
+    if transfer is not None:
+        if transfer.scored and _has_values(transfer.per_class.values()):
+            images["transfer_per_class"] = plots.per_class_accuracy(transfer.per_class)
+        if any(_has_values(vs) for vs in transfer.history.values()):
+            images["transfer_history"] = plots.training_history(transfer.history)
+    return cnn, transfer, images
 
 
 def render_student(env, view: StudentView) -> tuple[str, str]:
     """(HTML, Markdown) feedback of one student."""
-    cnn, images = student_images(view)
-    context = {"s": view, "cnn": cnn, "images": images}
+    cnn, transfer, images = student_images(view)
+    context = {"s": view, "cnn": cnn, "transfer": transfer, "images": images}
     return env.get_template("student.html.j2").render(context), env.get_template("student.md.j2").render(context)
 
 

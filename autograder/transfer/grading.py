@@ -114,13 +114,37 @@ def train_in_sandbox(submission, transfer: course_config.Transfer, data: Data, w
     return run
 
 
-def accuracy(outputs: np.ndarray | None, labels: np.ndarray) -> float | None:
-    """Share of rows whose largest finite output is the label; None without (N, 5) outputs."""
+def predictions(outputs: np.ndarray | None, labels: np.ndarray) -> np.ndarray | None:
+    """(N,) the class of each row's largest output, -1 for a row with a non-finite output; None without (N, 5) outputs."""
     if outputs is None or outputs.ndim != 2 or outputs.shape != (len(labels), tr_sandbox.NUM_CLASSES):
         return None
     finite = np.isfinite(outputs).all(axis=1)
-    pred = np.where(finite, np.argmax(np.where(finite[:, None], outputs, -np.inf), axis=1), -1)
+    return np.where(finite, np.argmax(np.where(finite[:, None], outputs, -np.inf), axis=1), -1)
+
+
+def accuracy(outputs: np.ndarray | None, labels: np.ndarray) -> float | None:
+    """Share of rows whose largest finite output is the label; None without (N, 5) outputs."""
+    pred = predictions(outputs, labels)
+    if pred is None:
+        return None
     return float(np.mean(pred == labels)) if len(labels) else 0.0
+
+
+def per_class_accuracy(outputs: np.ndarray | None, labels: np.ndarray) -> dict:
+    """{target class name: accuracy on its test images (None without any)}; {} without (N, 5) outputs."""
+    pred = predictions(outputs, labels)
+    if pred is None:
+        return {}
+    return {name: float(np.mean(pred[labels == k] == k)) if np.any(labels == k) else None
+            for k, name in enumerate(target_class_names())}
+
+
+def target_class_names() -> list[str]:
+    """Names of the target classes 5-9, in label order 0..4."""
+    from dlref.data import CLASS_NAMES
+    from dlref.transfer_data import TARGET_CLASSES
+
+    return [CLASS_NAMES[k] for k in TARGET_CLASSES]
 
 
 def cross_entropy(outputs: np.ndarray | None, labels: np.ndarray) -> float | None:
@@ -191,6 +215,7 @@ class Graded:
         """JSON data for the reports; what came from the sandbox is shown only, cut to types and sizes."""
         r, ev = self.run.report, self.evaluation
         data = {"budget_s": self.run.budget_s, "device": self.run.plan.description,
+                "device_note": getattr(self.run.plan, "note", "") or None,
                 "backend": _text(r.get("backend")) or self.run.plan.backend, "seconds": _number(r.get("seconds")),
                 "finished": r.get("finished") is True, "stopped_by_budget": r.get("stopped_by_budget") is True,
                 "history": _history(r.get("history")), "graded_file": self.run.source or None,
@@ -199,7 +224,13 @@ class Graded:
                 "scratch_error": (ev.scratch_error or None) if ev else None,
                 "test_images": int(len(self.data.y_test)) if self.data else None,
                 "wall_s": round(self.run.wall_s, 3), "evaluation_s": round(ev.seconds, 3) if ev else None}
-        data.update(self.accuracies())
+        acc = self.accuracies()
+        data.update(acc)
+        transfer, scratch = acc.get("accuracy"), acc.get("scratch_accuracy")
+        data.update(min_margin=self.transfer.min_margin, max_base_drift=self.transfer.max_base_drift,
+                    margin=transfer - scratch if transfer is not None and scratch is not None else None,
+                    per_class_accuracy=per_class_accuracy(ev.outputs.get("test"), self.data.y_test)
+                    if acc else {}, class_names=target_class_names())
         return _plain(data)
 
 
@@ -225,4 +256,4 @@ def grade(submission, course: course_config.Course, *, sandbox: str = "auto", en
 
 
 __all__ = ["Data", "Evaluation", "Graded", "Run", "accuracy", "cross_entropy", "declared_from_logits", "grade", "load_data",
-           "probabilities", "train_in_sandbox"]
+           "per_class_accuracy", "predictions", "probabilities", "target_class_names", "train_in_sandbox"]

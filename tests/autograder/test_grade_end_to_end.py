@@ -136,6 +136,8 @@ def test_every_report_is_rendered_and_the_class_files_written(first_run):
     assert "could not be rendered" not in summary and "could not be read" not in summary
     ada = (out / "feedback" / "ada-perfect.html").read_text()
     assert 'alt="confusion matrix"' in ada and 'alt="training history"' in ada
+    assert "Your transfer model on Fashion-MNIST classes 5-9" in ada and "base_conv1</code></td><td>frozen, unchanged" in ada
+    assert 'id="labs"' in summary and "frozen: base_conv1; fine-tuned: base_conv2" in summary
     rows = (out / "grades.csv").read_text().splitlines()
     assert rows[0].startswith("student,activations") and ",cnn," in rows[0] and len(rows) == len(students) + 1
     with sqlite3.connect(out / "gradebook.db") as db:

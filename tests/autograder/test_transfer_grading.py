@@ -5,6 +5,12 @@ A graded run starts TensorFlow twice (the sandbox, the evaluator) and fine-tunes
 about 35-45 s on 2 cores; a public-only run about 20 s.
 """
 import hashlib
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -113,3 +119,40 @@ def test_missing_file_fails_every_hidden_test_as_not_submitted(tmp_path):
     data = runner.run_suites(tmp_path, ["transfer"], hidden=True)
     assert data["tests"] and all(t["status"] == "failed" and t["score"] == 0 for t in data["tests"])
     assert any("transfer.py was not submitted" in (t["output"] or "") for t in data["tests"])
+
+
+# --- release --check of the shipped base --------------------------------------------------------
+
+needs_keras = pytest.mark.skipif(importlib.util.find_spec("keras") is None, reason="keras is not installed")
+
+
+@needs_keras
+def test_the_base_check_still_loads_the_model_and_names_what_is_wrong(tmp_path):
+    from autograder.course import transfer_base
+
+    grader = Path(tr_sandbox.__file__).resolve().parents[1]
+    assert transfer_base.problems(grader) == []
+    data = tmp_path / "course" / "data"
+    data.mkdir(parents=True)
+    model, meta = (data / "transfer_base.keras", data / "transfer_base.json")
+    model.write_bytes(b"PK\x03\x04 not a Keras archive")  # metadata that describes it: only the load can tell
+    meta.write_text(json.dumps({**tr_sandbox.base_metadata(), "sha256": hashlib.sha256(model.read_bytes()).hexdigest()}))
+    (problem,) = transfer_base.problems(tmp_path)
+    assert problem.startswith(f"{model} does not load safely: ") and "Error" in problem
+    shutil.copy2(tr_sandbox.BASE_FILE, model)
+    meta.write_text(json.dumps({**tr_sandbox.base_metadata(), "params": 1}))
+    assert transfer_base.problems(tmp_path) == [f"{meta.name}: params is 1, expected {tr_sandbox.base_metadata()['params']}"]
+
+
+@needs_keras
+def test_release_check_prints_no_tensorflow_logging():
+    """TensorFlow's C++ logging (oneDNN notes, `failed call to cuInit` without a GPU) stays in the loading child."""
+    root = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "CUDA_VISIBLE_DEVICES")}
+    env["PYTHONPATH"] = str(root)
+    proc = subprocess.run([sys.executable, "-m", "autograder", "release", "--check"], cwd=root / "docs", env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "transfer base model are in sync" in proc.stdout
+    noise = [line for line in proc.stderr.splitlines() if re.match(r"[IWEF]\d{4} |WARNING: All log messages", line)]
+    assert noise == [] and "cuInit" not in proc.stderr
