@@ -29,6 +29,7 @@ bench: install
 	$(PY) benchmarks/similarity.py
 	$(PY) benchmarks/cnn.py
 	$(PY) benchmarks/cnn_class.py
+	$(PY) benchmarks/transfer.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
