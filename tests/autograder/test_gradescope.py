@@ -151,7 +151,8 @@ def test_bundle_is_deterministic_and_follows_its_options(bundle, tmp_path):
     with zipfile.ZipFile(cnn) as zf:
         env = zf.read("gradescope.env").decode()
     assert 'DLGRADE_EXTRAS="tf"' in env
-    assert f'DLGRADE_EXERCISES="{",".join([e for e in NUMPY if e != "conv"] + ["cnn"])}"' in env
+    # with_cnn grades every Keras exercise: the CNN and transfer learning
+    assert f'DLGRADE_EXERCISES="{",".join([e for e in NUMPY if e != "conv"] + ["cnn", "transfer"])}"' in env
 
 
 @pytest.mark.parametrize("out, course, message", [
@@ -426,7 +427,7 @@ def test_sandbox_choice(monkeypatch):
     assert mode == "none" and "Permission denied" in how
     with pytest.raises(gr.GraderBroken, match="asks for sandbox = \"bwrap\""):
         gr.choose_sandbox("bwrap", NUMPY)
-    with pytest.raises(gr.GraderBroken, match="CNN exercise is graded only in bubblewrap"):
+    with pytest.raises(gr.GraderBroken, match=r"Keras exercises \(cnn, transfer\) are graded only in bubblewrap"):
         gr.choose_sandbox("auto", NUMPY + ["cnn"])
     if os.geteuid() == 0:
         monkeypatch.setattr(sandbox, "drop_problem", lambda *a: "numpy is not readable")
