@@ -6,12 +6,12 @@ Only plain data crosses (see protocol.py); any failure of the student's code bec
 from __future__ import annotations
 
 import collections
-import math
 import time
 from typing import Any
 
 import numpy as np
 
+from autograder.grading.replay import same
 from autograder.inside import protocol
 from autograder.suites.feedback import GraderError, describe_call
 
@@ -254,25 +254,19 @@ class Student:
 
 def wire_equal(value, received) -> bool:
     """Whether `value` reaches the worker exactly as `received` (a decoded message) did: then the call is the
-    prefetched one. Arrays of the same dtype, shape and bytes, numbers to the bit, the same containers;
-    anything in doubt is unequal (the call is then made again, never answered wrongly)."""
+    prefetched one. It is `replay.same` (types throughout, arrays and numbers to the bit) on the value as
+    sent, numpy scalars being sent as Python numbers; anything in doubt is unequal (the call is then made
+    again, never answered wrongly)."""
+    return same(_as_sent(value), received)
+
+
+def _as_sent(value):
+    """`value` with its numpy scalars as the Python numbers protocol.py sends them as (other values as they are)."""
     t = type(value)
-    if t is np.ndarray:
-        return (type(received) is np.ndarray and value.dtype == received.dtype and value.shape == received.shape
-                and value.tobytes() == received.tobytes())
-    if isinstance(value, np.generic):
-        value = value.item() if isinstance(value, (np.bool_, np.integer, np.floating, np.complexfloating)) \
-            and value.dtype.itemsize <= 16 else value
-        t = type(value)
-    if t is not type(received):
-        return False
-    if t is float:
-        return value == received and math.copysign(1.0, value) == math.copysign(1.0, received) or (
-            value != value and received != received)
-    if t is complex:
-        return wire_equal(value.real, received.real) and wire_equal(value.imag, received.imag)
     if t is list or t is tuple:
-        return len(value) == len(received) and all(wire_equal(v, r) for v, r in zip(value, received))
+        return t(_as_sent(v) for v in value)
     if t is dict:
-        return list(value) == list(received) and all(wire_equal(value[k], received[k]) for k in value)
-    return t in (bool, int, str, type(None)) and value == received
+        return {k: _as_sent(v) for k, v in value.items()}
+    if isinstance(value, (np.bool_, np.integer, np.floating, np.complexfloating)) and value.dtype.itemsize <= 16:
+        return value.item()
+    return value
