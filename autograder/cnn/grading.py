@@ -117,18 +117,29 @@ def train_in_sandbox(submission, cnn: course_config.Cnn, splits: Splits, workdir
             out_dir=worker.output_path, budget_s=budget_s, grace_s=cnn_sandbox.grace_seconds(budget_s))
     # The sandbox is gone (every process of it killed): nothing writes to out_dir any more.
     run.wall_s = time.monotonic() - started
+    return collect_run(run, result, out_dir, workdir, cnn_sandbox.model_file_cap(cnn.max_params), "the CNN's",
+                       "no trained model was saved (no epoch ended before training stopped)")
+
+
+def collect_run(run: TrainingRun, result, out_dir: Path, workdir: Path, cap: int, task: str,
+                nothing_saved: str) -> TrainingRun:
+    """Fill `run` from a Keras lab's training driver reply (`result`, a CallResult), copy the model file it
+    left in `out_dir` into `workdir` (a regular file under `cap` bytes) and remove `out_dir`.
+
+    `task` names the lab in a grader failure ("the CNN's"); `nothing_saved` is why there is no model
+    when the driver gave no reason.
+    """
     if result.ok and isinstance(result.value, dict):
         run.report = result.value
     elif result.ok:
         run.failure, run.failure_kind = "the grader's training driver returned nothing usable", "protocol"
     elif result.kind == "grader":  # the training sandbox did not start: no student code ran
-        raise GraderError(f"the CNN's training sandbox failed: {result.message}")
+        raise GraderError(f"{task} training sandbox failed: {result.message}")
     else:
         run.failure, run.failure_kind = result.message, result.kind or "exception"
         printed = cnn_sandbox.without_backend_noise(result.stdout).strip()
         if printed:
             run.failure += f"\nYour code printed:\n{printed[-3000:]}"
-    cap = cnn_sandbox.model_file_cap(cnn.max_params)
     for name in ("model.keras", "checkpoint.keras"):
         try:
             data = read_regular_file(out_dir / name, cap)
@@ -143,8 +154,7 @@ def train_in_sandbox(submission, cnn: course_config.Cnn, splits: Splits, workdir
         break
     else:
         problem = run.report.get("problem") or run.report.get("save_error")
-        run.missing = (f"no trained model was saved ({problem})" if problem
-                       else "no trained model was saved (no epoch ended before training stopped)")
+        run.missing = f"no trained model was saved ({problem})" if problem else nothing_saved
     shutil.rmtree(out_dir, ignore_errors=True)
     return run
 

@@ -12,16 +12,15 @@
 """
 from __future__ import annotations
 
-import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from autograder.cnn.grading import _history, _number, _plain, _text, dataset_paths_to_hide
-from autograder.cnn.safety import ModelRefused, read_regular_file
+from autograder.cnn.grading import TrainingRun as Run  # the same record: a Keras lab's training run
+from autograder.cnn.grading import _history, _number, _plain, _text, collect_run, dataset_paths_to_hide
 from autograder.course import config as course_config
 from autograder.sandbox import cnn as cnn_sandbox
 from autograder.sandbox import transfer as tr_sandbox
@@ -55,21 +54,6 @@ def load_data(transfer: course_config.Transfer, directory=None) -> Data:
     return Data(*split, *transfer_data.target_test(x_test, y_test))
 
 
-@dataclass
-class Run:
-    """What came out of the sandbox: the driver's report (untrusted) and the model file copied out."""
-
-    budget_s: float
-    plan: cnn_sandbox.DevicePlan
-    report: dict = field(default_factory=dict)
-    failure: str = ""
-    failure_kind: str = ""
-    model_file: Path | None = None
-    source: str = ""
-    missing: str = ""
-    wall_s: float = 0.0
-
-
 def train_in_sandbox(submission, transfer: course_config.Transfer, data: Data, workdir: Path, *, budget_s: float,
                      plan: cnn_sandbox.DevicePlan, sandbox: str = "auto", uid: int | None = None) -> Run:
     """Run the student's build_transfer_model + fine_tune in the sandbox; copy the model file into `workdir`."""
@@ -83,35 +67,8 @@ def train_in_sandbox(submission, transfer: course_config.Transfer, data: Data, w
                                     data.x_val, data.y_val, out_dir=worker.output_path, budget_s=budget_s,
                                     grace_s=cnn_sandbox.grace_seconds(budget_s))
     run.wall_s = time.monotonic() - started
-    if result.ok and isinstance(result.value, dict):
-        run.report = result.value
-    elif result.ok:
-        run.failure, run.failure_kind = "the grader's training driver returned nothing usable", "protocol"
-    elif result.kind == "grader":
-        raise GraderError(f"the transfer task's training sandbox failed: {result.message}")
-    else:
-        run.failure, run.failure_kind = result.message, result.kind or "exception"
-        printed = cnn_sandbox.without_backend_noise(result.stdout).strip()
-        if printed:
-            run.failure += f"\nYour code printed:\n{printed[-3000:]}"
-    cap = cnn_sandbox.model_file_cap(transfer.max_params)
-    for name in ("model.keras", "checkpoint.keras"):
-        try:
-            blob = read_regular_file(out_dir / name, cap)
-        except FileNotFoundError:
-            continue
-        except ModelRefused as e:
-            run.missing = str(e)
-            break
-        run.model_file = workdir / name
-        run.model_file.write_bytes(blob)
-        run.source = name
-        break
-    else:
-        problem = run.report.get("problem") or run.report.get("save_error")
-        run.missing = f"no trained model was saved ({problem})" if problem else "no trained model was saved"
-    shutil.rmtree(out_dir, ignore_errors=True)
-    return run
+    return collect_run(run, result, out_dir, workdir, cnn_sandbox.model_file_cap(transfer.max_params),
+                       "the transfer task's", "no trained model was saved")
 
 
 def predictions(outputs: np.ndarray | None, labels: np.ndarray) -> np.ndarray | None:
