@@ -60,14 +60,10 @@ def evaluate_file(model_file: Path, x_test: np.ndarray, max_params: int, *, time
             "model": str(model_file), "data": str(data), "result": str(result),
             "outputs": str(Path(tmp) / "outputs.npy"), "max_params": int(max_params),
             "eval_seconds": float(eval_seconds), "memory": EVALUATOR_MEMORY}))
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "DLGRADE_", "KERAS_"))}
-        env.update(TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")  # CPU: a GPU needs more address space
-        chosen = backend or cnn_sandbox.cpu_backend()
-        if chosen:
-            env["KERAS_BACKEND"] = chosen
         try:
             proc = subprocess.run([sys.executable, "-I", "-c", _EVAL_BOOT, str(ROOT), str(request)],
-                                  cwd=tmp, env=env, capture_output=True, text=True, timeout=timeout_s)
+                                  cwd=tmp, env=evaluator_env(backend), capture_output=True, text=True,
+                                  timeout=timeout_s)
         except subprocess.TimeoutExpired:
             return Evaluation(refused=f"evaluating your model on the test set took more than {timeout_s:.0f} s "
                                       "(is it very large?)", stage="evaluate", seconds=time.monotonic() - started)
@@ -90,13 +86,30 @@ def evaluate_file(model_file: Path, x_test: np.ndarray, max_params: int, *, time
         return ev
 
 
+def evaluator_env(backend: str | None = None) -> dict[str, str]:
+    """An evaluating process's environment: none of our Python, dlgrade or Keras settings, TensorFlow quiet,
+    the CPU only (a GPU needs more address space than its memory limit), and `backend` or the CPU's."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "DLGRADE_", "KERAS_"))}
+    env.update(TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    chosen = backend or cnn_sandbox.cpu_backend()
+    if chosen:
+        env["KERAS_BACKEND"] = chosen
+    return env
+
+
 def evaluator_main(request_path: str) -> None:
     """Entry point of the evaluating process (trusted code only; the model file is data)."""
+    serve(request_path, _evaluate)
+
+
+def serve(request_path: str, evaluate) -> None:
+    """An evaluating process's frame: its memory limit, then `evaluate(request)`, or why the model was refused,
+    written as JSON to the request's "result" path (the CNN's and the transfer task's evaluators)."""
     req = json.loads(Path(request_path).read_text())
     resource.setrlimit(resource.RLIMIT_AS, (req["memory"], req["memory"]))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     try:
-        out = _evaluate(req)
+        out = evaluate(req)
     except ModelRefused as e:
         out = {"refused": str(e), "stage": e.stage, "params": e.params}
     except MemoryError:

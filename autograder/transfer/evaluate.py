@@ -10,8 +10,6 @@ every submission of one architecture on one machine.
 from __future__ import annotations
 
 import json
-import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -21,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.cnn.evaluate import EVALUATOR_MEMORY, ROOT, _h5_parameter_count, over_cap_message
+from autograder.cnn.evaluate import (EVALUATOR_MEMORY, ROOT, _h5_parameter_count, evaluator_env, over_cap_message,
+                                     serve)
 from autograder.cnn.safety import ModelRefused, check_archive
-from autograder.sandbox import cnn as cnn_sandbox
 from autograder.suites.feedback import GraderError
 
 NUM_CLASSES = 5
@@ -60,20 +58,15 @@ def evaluate_file(model_file: Path, base_file: Path, arrays: dict, max_params: i
         for name in ARRAYS:
             np.save(Path(tmp) / f"{name}.npy", np.asarray(arrays[name]), allow_pickle=False)
         request = Path(tmp) / "request.json"
+        result = Path(tmp) / "result.json"
         request.write_text(json.dumps({"model": str(model_file), "base": str(base_file), "dir": tmp,
-                                       "max_params": int(max_params), "scratch_epochs": int(scratch_epochs),
-                                       "memory": EVALUATOR_MEMORY}))
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "DLGRADE_", "KERAS_"))}
-        env.update(TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-        backend = cnn_sandbox.cpu_backend()
-        if backend:
-            env["KERAS_BACKEND"] = backend
+                                       "result": str(result), "max_params": int(max_params),
+                                       "scratch_epochs": int(scratch_epochs), "memory": EVALUATOR_MEMORY}))
         try:
             proc = subprocess.run([sys.executable, "-I", "-c", _EVAL_BOOT, str(ROOT), str(request)], cwd=tmp,
-                                  env=env, capture_output=True, text=True, timeout=timeout_s)
+                                  env=evaluator_env(), capture_output=True, text=True, timeout=timeout_s)
         except subprocess.TimeoutExpired:
             raise GraderError(f"the transfer evaluator took more than {timeout_s:.0f} s") from None
-        result = Path(tmp) / "result.json"
         if not result.exists():
             tail = (proc.stderr or proc.stdout).strip()[-1500:]
             raise GraderError(f"the transfer evaluator failed (exit {proc.returncode}): {tail}")
@@ -91,17 +84,7 @@ def evaluate_file(model_file: Path, base_file: Path, arrays: dict, max_params: i
 
 def evaluator_main(request_path: str) -> None:
     """Entry point of the evaluating process (trusted code only; the model file is data)."""
-    req = json.loads(Path(request_path).read_text())
-    resource.setrlimit(resource.RLIMIT_AS, (req["memory"], req["memory"]))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    try:
-        out = _evaluate(req)
-    except ModelRefused as e:
-        out = {"refused": str(e), "stage": e.stage, "params": e.params}
-    except MemoryError:
-        out = {"refused": f"your model could not be loaded within {req['memory'] / 2**30:.0f} GiB of memory",
-               "stage": "load"}
-    Path(req["dir"], "result.json").write_text(json.dumps(out))
+    serve(request_path, _evaluate)
 
 
 def walk(model, trainable: bool = True, depth: int = 0):
