@@ -108,6 +108,25 @@ def valid_folds(got: Any, n: int, k: int) -> bool:
         isinstance(p, (list, tuple)) and len(p) == 2 and index(p[0]) and index(p[1]) for p in got)
 
 
+def tune_inputs(student, space, n: int, k: int, seed: int, grid: list[dict], folds) -> tuple[list, list]:
+    """Grid orders and fold sets tune_mlp may follow: the contract's (`grid`, `folds`: recorded, or the
+    reference's), or those of the student's own param_grid and kfold_indices."""
+    grids, fold_sets = [grid], [folds]
+    try:
+        own_grid = student.tuning.param_grid(space)
+        if isinstance(own_grid, list) and own_grid != grid:
+            grids.append(own_grid)
+    except AssertionError:  # not implemented, or failing: its own tests say so
+        pass
+    try:
+        own = student.tuning.kfold_indices(n, k, seed=seed)
+        if valid_folds(own, n, k):
+            fold_sets.append([(np.asarray(tr), np.asarray(va)) for tr, va in own])
+    except AssertionError:
+        pass
+    return grids, fold_sets
+
+
 def check_scores(student, x, y, space, k, seed, grids, fold_sets, tol) -> None:
     """The table's scores are the student's train_mlp's validation accuracies on one of `fold_sets`."""
     _, table, call = run_tune(student, x, y, space, k, seed)

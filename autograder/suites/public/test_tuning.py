@@ -16,7 +16,7 @@ from autograder.course.vectors import case, cases_as_params, check_quiet, check_
 from autograder.suites.common import blobs
 from autograder.suites.expect import call_text, check
 from autograder.suites.feedback import abbrev
-from autograder.suites.tuning_table import check_choice, check_mean_std, check_scores, valid_folds
+from autograder.suites.tuning_table import check_choice, check_mean_std, check_scores, tune_inputs
 
 # tune_mlp's data: 30 samples of 3 classes in 3 features, a 2 x 1 x 1 grid, 3 folds: six tiny trainings.
 TUNE_X, TUNE_Y = blobs(30, seed=11, d=3)
@@ -126,21 +126,9 @@ def _data(case_id):
 
 
 def _tune_inputs(student):
-    """Grid orders and fold sets tune_mlp may follow: the recorded ones, or the student's own functions."""
-    grids, fold_sets = [_data("data-tune-grid")], [_data("data-tune-folds")]
-    try:
-        own_grid = student.tuning.param_grid(TUNE_SPACE)
-        if isinstance(own_grid, list) and own_grid != grids[0]:
-            grids.append(own_grid)
-    except AssertionError:  # not implemented, or failing: its own tests say so
-        pass
-    try:
-        own = student.tuning.kfold_indices(len(TUNE_X), TUNE_K, seed=TUNE_SEED)
-        if valid_folds(own, len(TUNE_X), TUNE_K):
-            fold_sets.append([(np.asarray(tr), np.asarray(va)) for tr, va in own])
-    except AssertionError:
-        pass
-    return grids, fold_sets
+    """Grid orders and fold sets tune_mlp may follow: the recorded ones, or the student's own functions'."""
+    return tune_inputs(student, TUNE_SPACE, len(TUNE_X), TUNE_K, TUNE_SEED, _data("data-tune-grid"),
+                       _data("data-tune-folds"))
 
 
 @pytest.mark.grades("tune_mlp")
