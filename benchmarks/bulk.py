@@ -87,7 +87,7 @@ def copy_class(src: Path, dest: Path, n: int) -> None:
 
 
 def grades_of(out: Path) -> list[str]:
-    """grades.csv's rows without its timing-free header, in student order."""
+    """grades.csv's lines (the header, then a row per student in name order)."""
     return (out / "grades.csv").read_text().splitlines()
 
 
