@@ -83,12 +83,15 @@ class BaseLayerView:
     frozen: bool | None  # effectively not trainable (None: not found)
     unchanged: bool | None  # its weights are the base's, bit for bit (None: not found)
     drift: float | None  # ||W - W_base|| / ||W_base||
+    classifier: bool = False  # the base's own classifier (classes 0-4), which the new head replaces
 
     @property
     def status(self) -> str:
         """One phrase: what the grader found of this layer."""
         if not self.found:
-            return "not in your model (or reshaped)"
+            return "replaced by your new head" if self.classifier else "not in your model (or reshaped)"
+        if self.classifier:
+            return "kept: the base's classifier of classes 0-4 is still in your model"
         moved = f", moved {self.drift:.2%} of its size" if self.drift is not None and not self.unchanged else ""
         if self.frozen:
             return "frozen, unchanged" if self.unchanged else f"frozen, but its weights changed{moved}"
@@ -96,7 +99,10 @@ class BaseLayerView:
 
     @property
     def ok(self) -> bool:
-        """What the rules expect: a frozen layer unchanged, a fine-tuned one changed (its drift judged apart)."""
+        """What the rules expect: the base's classifier dropped; a frozen layer unchanged, a fine-tuned one changed
+        (its drift judged apart)."""
+        if self.classifier:
+            return not self.found
         return self.found and self.frozen is not None and self.frozen == bool(self.unchanged)
 
 
@@ -122,7 +128,8 @@ class TransferView:
         rows = d.get("base_layers") if isinstance(d.get("base_layers"), list) else []
         layers = [BaseLayerView(name=str(r.get("name", "?")), found=r.get("found") is True,
                                 frozen=None if _flag(r.get("trainable")) is None else not r["trainable"],
-                                unchanged=_flag(r.get("equal")), drift=_num(r.get("drift")))
+                                unchanged=_flag(r.get("equal")), drift=_num(r.get("drift")),
+                                classifier=r.get("classifier") is True)
                   for r in rows if isinstance(r, dict)]
         return cls(
             accuracy=_num(d.get("accuracy")), scratch_accuracy=_num(d.get("scratch_accuracy")),

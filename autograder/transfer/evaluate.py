@@ -98,14 +98,16 @@ def walk(model, trainable: bool = True, depth: int = 0):
 
 def compare_with_base(model, base) -> list[dict]:
     """For each base layer with weights: is a layer of that name and those weight shapes in `model`, is it
-    (effectively) trainable, are its weights bit-for-bit the base's, and its relative change."""
+    (effectively) trainable, are its weights bit-for-bit the base's, and its relative change; `classifier`
+    marks the base's last layer (its 5-way head, which the student's model replaces)."""
     found = {layer.name: (layer, on) for layer, on in walk(model)}
     rows = []
     for layer in base.layers:
         w0 = [np.asarray(w, dtype=np.float64) for w in layer.get_weights()]
         if not w0:
             continue
-        row = {"name": layer.name, "found": False, "trainable": None, "equal": None, "drift": None}
+        row = {"name": layer.name, "found": False, "trainable": None, "equal": None, "drift": None,
+               "classifier": layer is base.layers[-1]}
         if layer.name in found:
             twin, on = found[layer.name]
             w = [np.asarray(v, dtype=np.float64) for v in twin.get_weights()]

@@ -158,3 +158,15 @@ def test_wrong_types_in_the_data_become_none():
     summary = analytics.summarize([analytics.student_view("x", transfer_student("x", {"accuracy": 0.5}).to_dict())])
     assert [(r.student, r.cnn_accuracy, r.transfer.accuracy, r.layers_ok) for r in summary.labs] == [("x", None, 0.5, None)]
     assert re.fullmatch(r"[\w-]+", summary.labs[0].student)
+
+
+def test_the_base_classifier_is_expected_to_be_replaced_not_kept():
+    """The model answer drops the base's 5-way classifier: that is what the task asks, not something to check."""
+    rows = [{"name": "base_conv1", "found": True, "trainable": False, "equal": True, "drift": 0.0, "classifier": False},
+            {"name": "base_logits", "found": False, "trainable": None, "equal": None, "drift": None, "classifier": True}]
+    dropped = TransferView.from_data({"base_layers": rows}).base_layers
+    assert [(layer.status, layer.ok) for layer in dropped] == [("frozen, unchanged", True),
+                                                               ("replaced by your new head", True)]
+    kept = TransferView.from_data({"base_layers": [{**rows[1], "found": True, "trainable": False, "equal": True,
+                                                    "drift": 0.0}]}).base_layers[0]
+    assert not kept.ok and "still in your model" in kept.status
