@@ -8,7 +8,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from autograder.course.config import EXERCISES
+from autograder.course.config import EXERCISES, KERAS_EXERCISES
 
 SUITES = Path(__file__).resolve().parents[1] / "suites"
 # The trusted process imports this very copy of the grader (the project's, or an unpacked
@@ -76,6 +76,11 @@ def run_suites(
             *map(str, files),
         ]  # fmt: skip
         extra = dict(env or {})
+        if not set(KERAS_EXERCISES) & set(exercises or EXERCISES):
+            # Grading slots already take a core each, and dlref's arrays are small: numpy's BLAS
+            # threads would only start up and spin (about 5% of a session's CPU).
+            for key in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+                extra.setdefault(key, os.environ.get(key, "1"))
         if course:
             extra["DLGRADE_COURSE"] = str(Path(course).resolve())
         try:

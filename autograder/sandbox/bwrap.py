@@ -16,18 +16,25 @@ from autograder.sandbox.stage import _Stage
 def bwrap_args(*, runtime: str, submission: str, python_dirs: list[str], hidden: list[str],
                empty_dir: str, env: dict[str, str], limits: Limits, privileged: bool,
                uid: int, gid: int, info_fd: int, bwrap: str = "bwrap",
-               output_dir: str | None = None, devices: list[str] = ()) -> list[str]:
+               output_dir: str | None = None, devices: list[str] = (),
+               caps: tuple[str, ...] = (), binds: tuple[tuple[str, str], ...] = ()) -> list[str]:
     """The whole sandbox as bwrap options (everything not listed here is invisible).
 
     `output_dir` (a directory of the caller) is bound read-write at SANDBOX_OUTPUT; `devices`
     (e.g. /dev/nvidia0) are bound as they are into the sandbox's otherwise minimal /dev.
+    `caps` (as root only) and `binds` ((source, target) pairs, read-only) are for the
+    launcher (sandbox/launcher.py), which makes each view's namespaces itself.
     """
     if privileged:
         # Real root: no user namespace, so the uid the worker drops to is a real one.
         args = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
                 "--unshare-cgroup-try", "--cap-drop", "ALL",
                 "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+        for cap in caps:
+            args += ["--cap-add", cap]
     else:
+        if caps:
+            raise ValueError("capabilities are only given to a sandbox started by root")
         args = ["--unshare-all", "--unshare-user", "--uid", str(uid), "--gid", str(gid),
                 "--disable-userns"]
     args += ["--die-with-parent", "--new-session"]
@@ -40,7 +47,7 @@ def bwrap_args(*, runtime: str, submission: str, python_dirs: list[str], hidden:
     # The private /tmp first: a project (and so its venv) may itself live under /tmp, and a
     # tmpfs mounted later would hide the venv bound there.
     args += ["--perms", "1777", "--size", str(limits.tmp_size), "--tmpfs", "/tmp"]
-    targets = [*ETC_FILES, *python_dirs, SANDBOX_RUNTIME, SANDBOX_SUBMISSION]
+    targets = [*ETC_FILES, *python_dirs, SANDBOX_RUNTIME, SANDBOX_SUBMISSION, *(t for _, t in binds)]
     if output_dir is not None:
         targets.append(SANDBOX_OUTPUT)
     for parent in _parents_to_create(targets):
@@ -52,6 +59,8 @@ def bwrap_args(*, runtime: str, submission: str, python_dirs: list[str], hidden:
     for path in hidden:
         args += ["--ro-bind", empty_dir if os.path.isdir(path) else "/dev/null", path]
     args += ["--ro-bind", runtime, SANDBOX_RUNTIME, "--ro-bind", submission, SANDBOX_SUBMISSION]
+    for source, target in binds:
+        args += ["--ro-bind", source, target]
     if output_dir is not None:
         args += ["--bind", output_dir, SANDBOX_OUTPUT]
     args += ["--proc", "/proc", "--dev", "/dev"]

@@ -49,7 +49,7 @@ class Worker:
                  uid: int = 65534, gid: int = 65534, drivers: tuple[str, ...] = (),
                  output_dir: str | os.PathLike | None = None,
                  env: dict[str, str | None] | None = None, devices: tuple[str, ...] = (),
-                 hide: tuple[str, ...] = ()):
+                 hide: tuple[str, ...] = (), launcher=None):
         if sandbox not in ("auto", "bwrap", "none"):
             raise ValueError(f"sandbox must be 'auto', 'bwrap' or 'none', not {sandbox!r}")
         if sandbox == "bwrap" and not bwrap_available():
@@ -66,6 +66,10 @@ class Worker:
         self.env_changes = dict(env or {})
         self.devices = tuple(devices)
         self.hide = tuple(hide)
+        # A view's worker forked by the session's launcher (sandbox/launcher.py) instead of a bwrap of
+        # its own: only for a plain view (no drivers, devices, output folder or other changes).
+        plain = not (self.drivers or self.output_dir or self.devices or self.hide or self.env_changes)
+        self.launcher = launcher if self.sandboxed and plain and os.geteuid() == 0 else None
         if self.output_dir is not None and not os.path.isdir(self.output_dir):
             raise ValueError(f"output_dir {self.output_dir} is not a directory")
         self._lock = threading.Lock()
@@ -303,7 +307,8 @@ class Worker:
                 ok=False, kind="not_submitted",
                 message=f"the submission folder {self.submission_dir} does not exist")
             return
-        root = tempfile.mkdtemp(prefix="dlgrade-")
+        forked = self.launcher is not None and not self.launcher.broken
+        root = tempfile.mkdtemp(prefix="dlgrade-", dir=self.launcher.stage_parent() if forked else None)
         self._res["stage"] = root
         try:
             self._stage = _Stage.create(root, self.submission_dir, self.drivers)
@@ -324,6 +329,19 @@ class Worker:
         return None  # a Python only root can use (e.g. under /root): unsandboxed as before
 
     def _start(self, started: float) -> _Process | CallResult:
+        launcher = self.launcher
+        if launcher is not None and not launcher.broken and os.path.dirname(self._stage.root) == launcher.stage_parent():
+            from autograder.sandbox.launcher import LauncherError, fork_worker
+
+            try:  # the view's worker, forked into namespaces of its own (sandbox/launcher.py)
+                proc = self._proc = self._res["proc"] = fork_worker(launcher, self._stage.root, self.limits,
+                                                                    [self.uid, self.gid])
+                return self._handshake(proc, started, time.monotonic() + self.limits.start_timeout)
+            except LauncherError:
+                pass  # the launcher is no longer used (its `broken` says why): a bwrap of its own
+        return self._start_bwrap(started)
+
+    def _start_bwrap(self, started: float) -> _Process | CallResult:
         stage, lim = self._stage, self.limits
         req_r, req_w = os.pipe()
         resp_r, resp_w = os.pipe()
@@ -337,13 +355,8 @@ class Worker:
             for fd in (req_r, req_w, resp_r, resp_w, out_r, out_w, info_r, info_w):
                 os.close(fd)
             return drop
-        config = {
-            "req": req_r, "resp": resp_w, "max_bytes": lim.message_bytes,
-            "limits": {"as": lim.address_space, "cpu": lim.cpu_seconds,
-                       "nproc": lim.processes, "fsize": lim.file_size, "core": 0,
-                       "nofile": 256},
-            "drop": drop,
-        }
+        config = {"req": req_r, "resp": resp_w, "max_bytes": lim.message_bytes, "limits": lim.rlimits(),
+                  "drop": drop}
         if drop and self.output_dir is not None:
             # The worker drops to uid: the output directory must be its own (and no one else's).
             os.chown(self.output_dir, self.uid, self.gid)
@@ -393,10 +406,14 @@ class Worker:
         proc = _Process(popen=popen, req_w=req_w, resp_r=resp_r, exit_fd=_pidfd(popen.pid),
                         init_fd=init_fd, init_pid=init_pid, drain=drain)
         self._proc = self._res["proc"] = proc
+        return self._handshake(proc, started, deadline)
+
+    def _handshake(self, proc: _Process, started: float, deadline: float) -> _Process | CallResult:
+        """The worker's hello; a worker that does not answer it is the grader's failure."""
         try:
-            protocol.send(req_w, {"id": 0, "op": "hello"}, deadline=deadline)
+            protocol.send(proc.req_w, {"id": 0, "op": "hello"}, deadline=deadline)
             proc.wait_readable(deadline)
-            hello = protocol.recv(resp_r, deadline=deadline)
+            hello = protocol.recv(proc.resp_r, deadline=deadline)
             if not (isinstance(hello, dict) and hello.get("ok") is True
                     and hello.get("worker") == "dlgrade" and hello.get("id") == 0):
                 raise ProtocolError("unexpected handshake")

@@ -52,6 +52,11 @@ class Limits:
     output_flood: int = 16 * MiB  # printed beyond this in one call, the worker is killed (kind "output")
     message_bytes: int = 256 * MiB  # either direction
 
+    def rlimits(self) -> dict:
+        """The worker's rlimits, as confine.apply_limits takes them."""
+        return {"as": self.address_space, "cpu": self.cpu_seconds, "nproc": self.processes, "fsize": self.file_size,
+                "core": 0, "nofile": 256}
+
 
 @dataclass
 class CallResult:

@@ -109,6 +109,8 @@ class _Reporter:
                     "exitstatus": int(exitstatus),
                     "replayed": state["replayed"],  # property tests passed on recorded examples (replay.py)
                     "rounds": state["rounds"],  # the round of views each test ran in (pytest_runtestloop)
+                    # views whose worker the session's launcher forked (sandbox/launcher.py)
+                    "forked": getattr(getattr(state["workers"], "launcher", None), "forked", 0),
                 },
             )
 

@@ -31,6 +31,16 @@ class _Workers:
         self._files: dict | None = None
         self.rounds = rounds_of(submission) if isolate == "views" else [submission]
         self.round = 0
+        self.launcher = None  # forks the views' workers (sandbox/launcher.py), made at the first view
+
+    def _launcher(self):
+        """The session's launcher, where one can be used (bubblewrap as root), else None."""
+        if self.launcher is None and self.sandbox != "none":
+            from autograder.sandbox import launcher
+
+            if launcher.wanted():
+                self.launcher = launcher.Launcher(worker_limits(self.course.limits))
+        return self.launcher
 
     def folder_for(self, exercise: str) -> Path:
         if not self.isolate:
@@ -62,7 +72,7 @@ class _Workers:
             if self.current is not None:
                 self.current[1].worker.close()
             worker = Worker(self.folder_for(exercise), limits=worker_limits(self.course.limits),
-                            sandbox=self.sandbox, uid=worker_uid())
+                            sandbox=self.sandbox, uid=worker_uid(), launcher=self._launcher())
             self.workers.append(worker)
             proxy = Student(worker, test_budget=self.course.limits.test_timeout_s)
             proxy.hung_once = self.check
@@ -88,6 +98,8 @@ class _Workers:
     def close(self) -> None:
         for worker in self.workers:
             worker.close()
+        if self.launcher is not None:
+            self.launcher.close()
 
 
 def worker_uid() -> int:

@@ -20,6 +20,7 @@ import pytest
 
 from autograder.sandbox import bwrap as S
 from autograder.sandbox.client import CallResult, Limits, Worker
+from autograder.sandbox.launcher import Launcher
 
 PROJECT = Path(__file__).resolve().parents[2]
 VENV_SITE = Path(np.__file__).resolve().parents[1]
@@ -288,12 +289,24 @@ def submission(tmp_path_factory) -> Path:
     return root
 
 
-@pytest.fixture(scope="module")
-def worker(submission):
+@pytest.fixture(scope="module", params=["bwrap", "forked"])
+def worker(request, submission):
+    """A worker in a bubblewrap of its own, and one forked by a launcher (sandbox/launcher.py, as root)."""
     if not S.bwrap_available():
         pytest.skip(f"bubblewrap sandbox unavailable: {S.bwrap_problem()}")
-    with Worker(submission, FAST, sandbox="bwrap") as w:
-        yield w
+    if request.param == "bwrap":
+        with Worker(submission, FAST, sandbox="bwrap") as w:
+            yield w
+        return
+    if os.geteuid() != 0:
+        pytest.skip("the launcher forks views only for a grader run by root")
+    launcher = Launcher(FAST)
+    try:
+        with Worker(submission, FAST, sandbox="bwrap", launcher=launcher) as w:
+            yield w
+        assert launcher.forked and not launcher.broken, launcher.broken
+    finally:
+        launcher.close()
 
 
 def assert_alive(w: Worker):
@@ -418,8 +431,12 @@ def test_project_files_are_not_visible(worker):
                                     "ModuleNotFoundError")
     top = set(worker.call("peek", "listing", "/").value)
     assert {"submission", "tmp", "usr", "opt"} <= top
+    # A forked view's /views: where the launcher sees the staged views, an empty tmpfs for the view.
     assert top <= {"bin", "dev", "etc", "lib", "lib32", "lib64", "libx32", "opt", "proc", "sbin",
-                   "submission", "tmp", "usr", PROJECT.parts[1], Path(sys.base_prefix).parts[1]}
+                   "submission", "tmp", "usr", PROJECT.parts[1], Path(sys.base_prefix).parts[1]} | (
+                       {"views"} if worker.launcher else set())
+    if "views" in top:
+        assert worker.call("peek", "listing", "/views").value == []
 
 
 @needs_bwrap
