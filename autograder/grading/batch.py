@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import os
 import dataclasses
 import hashlib
 import shutil
@@ -19,6 +20,7 @@ from autograder.grading.results import SubmissionResult, TestResult, write_json_
 from autograder.grading.submissions import BadSubmission, find_entries, pack, prepare, unpack
 from autograder.grading import options
 from autograder.grading.options import course_hash, course_text, options_of, submission_timeout, suite_env
+from autograder.grading.runner import FORK
 from autograder.grading.task import EXAMPLES_KEY, failed, grade_task, read_result, up_to_date
 
 # Views of one exercise a bundled task grades (in rounds of one session): start-ups paid once for them.
@@ -260,7 +262,8 @@ class Batch:
             future = self.pool.submit(
                 grade_task, label, pack(source) if self.pool.ships_files else str(source), exercises, self.sandbox,
                 self.course_toml, rounds * submission_timeout(self.args, self.course, exercises),
-                {**self.env, **({"DLGRADE_ISOLATE": "views"} if self.store else {}), **self.examples_env()},
+                {**self.env, **({"DLGRADE_ISOLATE": "views"} if self.store else {}), **self.examples_env(),
+                 **self.fork_env()},
                 key=f"dlgrade-{owners[0].student}-{uuid.uuid4().hex[:8]}", resources=self.resources(exercises),
             )
             running[future] = task
@@ -272,6 +275,12 @@ class Batch:
             return False
         folder = self.out / ".examples" / self.examples_key
         return self.pool.ships_files or not folder.is_dir() or not any(folder.iterdir())
+
+    def fork_env(self) -> dict[str, str]:
+        """Local slots fork their trusted sessions from a preloaded server (trusted_fork.py; $DLGRADE_TRUSTED_FORK=0: off)."""
+        if self.pool.ships_files or os.environ.get(FORK, "1") == "0":
+            return {}
+        return {FORK: "1"}
 
     def examples_env(self) -> dict[str, str]:
         if self.examples_key is None:

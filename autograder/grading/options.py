@@ -6,6 +6,7 @@ import dataclasses
 import functools
 import hashlib
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -54,6 +55,10 @@ def suite_env(args: argparse.Namespace) -> dict[str, str]:
         env[ENV_BUDGET] = repr(float(args.cnn_budget))
     if getattr(args, "device", None) is not None:
         env[ENV_DEVICE] = args.device
+    from autograder.sandbox.launcher import ENV as FORK_WORKERS
+
+    if os.environ.get(FORK_WORKERS) == "0":  # workers of views not forked (sandbox/launcher.py)
+        env[FORK_WORKERS] = "0"
     return env
 
 

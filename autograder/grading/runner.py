@@ -31,6 +31,9 @@ _BOOT = (
 )
 
 
+FORK = "DLGRADE_TRUSTED_FORK"  # "1": the session is forked from a preloaded server (local slots)
+
+
 class GradingFailed(RuntimeError):
     """The grader itself could not produce results for a submission."""
 
@@ -83,15 +86,32 @@ def run_suites(
                 extra.setdefault(key, os.environ.get(key, "1"))
         if course:
             extra["DLGRADE_COURSE"] = str(Path(course).resolve())
-        try:
-            proc = subprocess.run(
-                cmd, cwd=tmp, env=trusted_env(extra), capture_output=True, text=True, timeout=timeout
-            )
-        except subprocess.TimeoutExpired:
-            raise GradingFailed(f"grading took longer than {timeout:.0f} s") from None
+        code = output = None
+        if extra.pop(FORK, "") == "1":  # a session forked from the run's preloaded server (trusted_fork.py)
+            from autograder.grading import trusted_fork
+
+            log = Path(tmp) / "session.log"
+            try:
+                code = trusted_fork.run(cmd[cmd.index("-p"):], trusted_env(extra), tmp, str(log),
+                                        str(SUITES.parent.parent), timeout,
+                                        trusted_env({"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}))
+            except trusted_fork.ServerFailed:
+                pass  # started as below
+            else:
+                if code is None:
+                    raise GradingFailed(f"grading took longer than {timeout:.0f} s")
+                output = log.read_text(errors="replace") if log.exists() else ""
+        if output is None:
+            try:
+                proc = subprocess.run(
+                    cmd, cwd=tmp, env=trusted_env(extra), capture_output=True, text=True, timeout=timeout
+                )
+            except subprocess.TimeoutExpired:
+                raise GradingFailed(f"grading took longer than {timeout:.0f} s") from None
+            code, output = proc.returncode, proc.stdout + proc.stderr
         if not results.exists():
-            tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
-            raise GradingFailed(f"the grading run ended (exit {proc.returncode}) without results:\n{tail}")
+            tail = "\n".join(output.strip().splitlines()[-15:])
+            raise GradingFailed(f"the grading run ended (exit {code}) without results:\n{tail}")
         data = json.loads(results.read_text())
-        data["log"] = proc.stdout[-20000:]
+        data["log"] = output[-20000:]
         return data

@@ -32,6 +32,17 @@ worker runs in bubblewrap:
   (SIGKILL to its pid 1, then to bwrap) kills every process in it, daemons
   included, and the worker's death ends the namespace too.
 
+Forked views (launcher.py, as root). A grading session that grades several views starts one
+launcher: a bubblewrap as above, plus CAP_SYS_ADMIN and the views' stages read-only at /views,
+running only grader code (inside/launcher.py) that imports numpy and the worker once. Each
+view's worker is forked from it and, before any student code, gets mount, pid and IPC
+namespaces of its own (only its view at /submission, /views hidden, a fresh size-capped /tmp
+and /dev/shm, its own /proc), the rlimits, the uid drop and an empty capability set (checked).
+Its pid 1 is the grader's and is killed, with every process of the view, before the next
+view starts; views of a session never run side by side. What they share is what separate
+bubblewraps share (the read-only system, the Python trees) plus the launcher's empty network
+namespace. The CNN's workers (drivers, devices, an output folder) start their own bubblewrap.
+
 What it does not guarantee: everything the worker reports is computed where
 student code runs, so a student can forge it (the returned value, which
 arguments were ``mutated``, the timings, the warnings); the grader must judge

@@ -1,6 +1,7 @@
 """Each test's result: its title, what failed and why (or whether the grader broke), its share of the points."""
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -110,6 +111,8 @@ class _Reporter:
                     "replayed": state["replayed"],  # property tests passed on recorded examples (replay.py)
                     "rounds": state["rounds"],  # the round of views each test ran in (pytest_runtestloop)
                     # views whose worker the session's launcher forked (sandbox/launcher.py)
+                    "session": "forked" if getattr(sys.modules.get("autograder.grading.trusted_child"), "FORKED", False)
+                    else "started",  # from the preloaded server (grading/trusted_fork.py), or a Python of its own
                     "forked": getattr(getattr(state["workers"], "launcher", None), "forked", 0),
                 },
             )

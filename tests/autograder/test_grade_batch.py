@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 import threading
+import types
 import zipfile
 from pathlib import Path
 
@@ -414,3 +415,20 @@ def test_a_file_being_graded_is_waited_for_not_graded_twice(fake, tmp_path):
     assert grade.run(args_for(subs, tmp_path / "out")) == 0  # --jobs 2
     assert sorted(fake.graded) == [("activations", "good"), ("losses", "good")]
     assert [r["total"] for r in read_csv(tmp_path / "out" / "grades.csv")] == ["20.00"] * 4
+
+
+def test_local_slots_fork_their_trusted_sessions_and_dask_tasks_do_not(fake, klass, tmp_path, monkeypatch):
+    """grading/trusted_fork.py: a local slot's sessions come from the preloaded server; $DLGRADE_TRUSTED_FORK=0 stops it."""
+    from autograder.grading.runner import FORK
+
+    grade.run(args_for(klass, tmp_path / "out"))
+    assert fake.envs and all(env.get(FORK) == "1" for env in fake.envs)
+    fake.envs.clear()
+    monkeypatch.setenv(FORK, "0")
+    grade.run(args_for(klass, tmp_path / "off"))
+    assert fake.envs and not any(FORK in env for env in fake.envs)
+    assert (tmp_path / "off" / "grades.csv").read_bytes() == (tmp_path / "out" / "grades.csv").read_bytes()
+    monkeypatch.delenv(FORK)
+    dask = grade.Batch.__new__(grade.Batch)
+    dask.pool = types.SimpleNamespace(ships_files=True)  # a Dask task may run on another machine
+    assert dask.fork_env() == {}
