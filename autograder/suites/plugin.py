@@ -40,7 +40,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                                        "$DLGRADE_EXAMPLES; default: off)")
 
 
+_CONFIG: list[pytest.Config] = []  # this session's (one per trusted process)
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    _CONFIG[:] = [config]
     config.addinivalue_line("markers", "weight(w): this test's share of its exercise's points (default 1)")
     config.addinivalue_line("markers", "slow_calls: this test's calls may rightly run long (training): "
                                        "no CPU-time stop per call in dlgrade check")
@@ -87,10 +91,16 @@ def _no_local_constants() -> None:
         providers._get_local_constants = lambda: empty
 
 
+def _config() -> pytest.Config:
+    """The session's config, for its fixtures: pytest makes a new FixtureDef for a `request` (or
+    `pytestconfig`) argument every time a test resolves it, nine per test here."""
+    return _CONFIG[0]
+
+
 @pytest.fixture(scope="session")
-def course(request: pytest.FixtureRequest) -> course_config.Course:
+def course() -> course_config.Course:
     """The validated course.toml."""
-    return request.config.stash[_state]["course"]
+    return _config().stash[_state]["course"]
 
 
 @pytest.fixture(scope="session")
@@ -100,30 +110,30 @@ def tol(course: course_config.Course) -> course_config.Tolerances:
 
 
 @pytest.fixture(scope="session")
-def submission(request: pytest.FixtureRequest) -> Path:
+def submission() -> Path:
     """The folder of the student's files (never imported here: only workers read it)."""
-    path = _setting(request.config, "--submission", "DLGRADE_SUBMISSION")
+    path = _setting(_config(), "--submission", "DLGRADE_SUBMISSION")
     if not path:
         raise pytest.UsageError("no submission: pass --submission DIR or set DLGRADE_SUBMISSION")
     return Path(path)
 
 
 @pytest.fixture(scope="session")
-def sandbox_mode(request: pytest.FixtureRequest) -> str:
+def sandbox_mode() -> str:
     """'auto', 'bwrap' or 'none'."""
-    return _setting(request.config, "--sandbox", "DLGRADE_SANDBOX", "auto")
+    return _setting(_config(), "--sandbox", "DLGRADE_SANDBOX", "auto")
 
 
 @pytest.fixture(scope="session")
-def _workers(request: pytest.FixtureRequest, course: course_config.Course, submission: Path, sandbox_mode: str):
-    isolate = _setting(request.config, "--isolate-exercises", "DLGRADE_ISOLATE", "")
+def _workers(course: course_config.Course, submission: Path, sandbox_mode: str):
+    isolate = _setting(_config(), "--isolate-exercises", "DLGRADE_ISOLATE", "")
     if isolate not in ("", "1", "views"):
         raise pytest.UsageError(f"DLGRADE_ISOLATE={isolate!r}: expected 1 or views")
     with tempfile.TemporaryDirectory(prefix="dlgrade-views-") as tmp:
-        check = _setting(request.config, "--student-check", "DLGRADE_CHECK", "") == "1"
+        check = _setting(_config(), "--student-check", "DLGRADE_CHECK", "") == "1"
         workers = _Workers(submission, course, sandbox_mode, isolate, Path(tmp), check)
-        workers.round = request.config.stash[_state]["round"]
-        request.config.stash[_state]["workers"] = workers
+        workers.round = _config().stash[_state]["round"]
+        _config().stash[_state]["workers"] = workers
         try:
             yield workers
         finally:
