@@ -353,12 +353,26 @@ def _first_null_line(path: str):
     return data.count(b"\n", 0, pos) + 1 if pos >= 0 else None
 
 
+_SIGNATURES: dict = {}
+
+
+def _signature(func) -> inspect.Signature:
+    """inspect.signature(func), once per function (calls come in thousands); not kept for an unhashable callable."""
+    try:
+        return _SIGNATURES[func]
+    except KeyError:
+        signature = _SIGNATURES[func] = inspect.signature(func)
+        return signature
+    except TypeError:
+        return inspect.signature(func)
+
+
 def _array_snapshots(func, args: list, kwargs: dict) -> list:
     """(label, array, copy) for every array in the arguments, labelled by parameter name."""
     import numpy as np
 
     try:
-        bound = inspect.signature(func).bind(*args, **kwargs).arguments
+        bound = _signature(func).bind(*args, **kwargs).arguments
         named = list(bound.items())
     except (TypeError, ValueError):
         named = [(f"args[{i}]", a) for i, a in enumerate(args)] + list(kwargs.items())
@@ -384,6 +398,8 @@ def _changed(original, copy) -> bool:
 
     if original.shape != copy.shape or original.dtype != copy.dtype:
         return True
+    if original.tobytes() == copy.tobytes():
+        return False  # the same bits (the usual case, and the quick test): equal, NaNs included
     try:
         return not np.array_equal(original, copy, equal_nan=True)
     except TypeError:
