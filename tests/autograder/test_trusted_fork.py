@@ -1,8 +1,5 @@
 """autograder.grading.trusted_fork: a trusted session forked from the preloaded server is the session run_suites starts."""
-import json
-import os
 import shutil
-import sys
 import textwrap
 import time
 from pathlib import Path
