@@ -13,14 +13,14 @@ CHECK_MODULES = (
     "__init__.py", "__main__.py", "cli.py",
     "course/__init__.py", "course/config.py", "course/contract.py", "course/coursedir.py", "course/vectors.py",
     "grading/__init__.py", "grading/check.py", "grading/notebook_code.py", "grading/packing.py",
-    "grading/replay.py", "grading/results.py", "grading/reuse.py", "grading/runner.py",
+    "grading/replay.py", "grading/results.py", "grading/reuse.py", "grading/runner.py", "grading/trusted_fork.py",
     "suites/__init__.py", "suites/common.py", "suites/expect.py", "suites/feedback.py", "suites/numgrad.py", "suites/plugin.py",
     "suites/reporting.py", "suites/session.py", "suites/strategies.py", "suites/student.py", "suites/tuning_table.py",
     "suites/workers.py",
     "sandbox/__init__.py", "sandbox/bwrap.py", "sandbox/client.py", "sandbox/cnn.py", "sandbox/limits.py",
-    "sandbox/messages.py", "sandbox/stage.py", "sandbox/transfer.py",
+    "sandbox/launcher.py", "sandbox/messages.py", "sandbox/stage.py", "sandbox/transfer.py",
     "inside/__init__.py", "inside/cnn_driver.py", "inside/confine.py", "inside/protocol.py", "inside/worker.py",
-    "inside/transfer_driver.py",
+    "inside/launcher.py", "inside/transfer_driver.py",
 )  # fmt: skip
 # What `python3 -m autograder check` and the CNN lab need. Keras with one backend, TensorFlow, the
 # one the grader trains with by default; matplotlib for the lab's plots.
