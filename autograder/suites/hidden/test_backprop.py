@@ -17,7 +17,7 @@ from autograder.suites.differential import agree
 from autograder.suites.expect import array_like, assert_close, call_text, check, matching_hint
 from autograder.suites.feedback import GraderError, abbrev
 from autograder.mistakes import hints_for
-from autograder.suites.numgrad import numerical_grad, numerical_vjp
+from autograder.suites.once import numerical_grad, numerical_vjp  # reference gradients, once per session
 from autograder.suites.strategies import batch_sizes
 from autograder.suites.common import init_dict, loss_and_grads, mlp
 from dlref import activations

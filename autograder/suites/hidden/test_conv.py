@@ -15,7 +15,7 @@ from autograder.suites.differential import agree, hint
 from autograder.suites.expect import array_like, assert_close, call_text, check, matching_hint
 from autograder.suites.feedback import Mismatch, abbrev
 from autograder.mistakes import hints_for
-from autograder.suites.numgrad import numerical_vjp
+from autograder.suites.once import numerical_vjp  # reference gradients, once per session
 from autograder.suites.strategies import batch_sizes
 from dlref import conv as ref
 

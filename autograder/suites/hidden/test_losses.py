@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from autograder.suites.differential import agree, hint
 from autograder.suites.expect import assert_close
 from autograder.suites.feedback import describe_call
-from autograder.suites.numgrad import numerical_grad
+from autograder.suites.once import numerical_grad  # reference gradients, once per session
 from autograder.suites.strategies import arrays, batch_sizes, one_hot
 from autograder.suites.common import binary_labels as labels
 from dlref import losses as ref

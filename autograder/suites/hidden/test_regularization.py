@@ -13,7 +13,8 @@ from autograder.suites.differential import agree, hint
 from autograder.suites.expect import array_like, assert_close, call_text, check
 from autograder.suites.feedback import Mismatch, abbrev
 from autograder.mistakes import hints_for
-from autograder.suites.numgrad import numerical_grad, numerical_vjp, rel_error
+from autograder.suites.numgrad import rel_error
+from autograder.suites.once import numerical_grad, numerical_vjp  # reference gradients, once per session
 from autograder.suites.strategies import arrays, batches
 from dlref import regularization as ref
 
