@@ -1,6 +1,7 @@
 """What the plugin's parts share: the session's state, settings (CLI -> environment -> default), test names."""
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -16,8 +17,13 @@ def _setting(cfg: pytest.Config, option: str, env: str, default: str | None = No
 
 def exercise_of(item: pytest.Item) -> str:
     """test_conv.py -> conv."""
-    return Path(str(item.fspath)).stem.removeprefix("test_")
+    return _exercise_of_file(str(item.path))
+
+
+@functools.lru_cache(maxsize=None)
+def _exercise_of_file(path: str) -> str:
+    return Path(path).stem.removeprefix("test_")  # asked six times per test: parsed once per file
 
 
 def is_hidden(item: pytest.Item) -> bool:
-    return "hidden" in Path(str(item.fspath)).parts
+    return "hidden" in item.path.parts

@@ -84,7 +84,8 @@ def test_dense_backward_matches_numerical_vjp(student, tol, n, d, m):
     out_like = np.zeros((n, m))
 
     def outputs(arg_lists):
-        return [array_like(o, out_like, call_text("dense_forward", *args)) for args, o in zip(arg_lists, fwd.map(arg_lists))]
+        return [array_like(o, out_like, lambda args=args: call_text("dense_forward", *args))
+                for args, o in zip(arg_lists, fwd.map(arg_lists))]
     call = call_text("dense_backward", dout, x, w)
     got = student.backprop.dense_backward(dout, x, w)
     check(isinstance(got, (tuple, list)) and len(got) == 3, lambda: f"{call} returned {abbrev(got, 4)}; expected (dx, dW, db)")

@@ -158,7 +158,8 @@ def test_conv_backward_matches_numerical_grad(student, tol, x_shape, w_shape, st
 
     def fwd(arg_lists):
         outs = student.conv.conv2d_forward.map(arg_lists, stride=stride, padding=padding)
-        return [array_like(out, dout, call_text("conv2d_forward", *args, stride=stride, padding=padding))
+        return [array_like(out, dout, lambda args=args: call_text("conv2d_forward", *args, stride=stride,
+                                                                      padding=padding))
                 for args, out in zip(arg_lists, outs)]
 
     numeric = {
@@ -219,7 +220,7 @@ def test_maxpool_backward_matches_numerical_grad(student, tol, x_shape, pool, st
     call = call_text("maxpool_backward", dout, x, **kw)
     got = array_like(student.conv.maxpool_backward(dout, x, **kw), x, call)
     numeric = numerical_vjp_many(
-        lambda vs: [array_like(o, dout, call_text("maxpool_forward", v, **kw))
+        lambda vs: [array_like(o, dout, lambda v=v: call_text("maxpool_forward", v, **kw))
                     for v, o in zip(vs, student.conv.maxpool_forward.map([(v,) for v in vs], **kw))],
         x, dout)  # fmt: skip
     # Most entries are exactly 0 (not a window maximum): compare with allclose, not relative error.
