@@ -1,11 +1,12 @@
 """The trusted session server (trusted_fork.py's other half): imports once, then forks one grading session per request.
 
-Runs as ``python -I -c "from autograder.grading.session_server import main; main()" FD`` with the
-grader first on sys.path. It imports pytest, hypothesis, numpy, the plugin and dlref, then serves
-requests on the SOCK_SEQPACKET socket FD. A request is JSON ``{"argv", "env", "cwd", "log"}`` with one fd attached, the requester's reply socket; the server forks the session,
-answers ``{"pid": n}`` there, and ``{"exit": status}`` once it has reaped the session (a
-requester that sends ``kill`` has its session killed first). It runs no test and no student
-code itself, and dies with the process that started it.
+Runs as ``python -I -c BOOT ROOT FD`` (trusted_fork.py), the grader's ROOT first on sys.path. It
+imports pytest, hypothesis, numpy, the plugin and dlref, then serves requests on the
+SOCK_SEQPACKET socket FD. A request is JSON ``{"argv", "env", "cwd", "log"}`` with one fd
+attached, the requester's reply socket; the server forks the session, answers ``{"pid": n}``
+there, and ``{"exit": status}`` once it has reaped the session (a requester that sends
+``kill`` has its session killed first). It runs no test and no student code itself, and
+dies with the process that started it.
 """
 from __future__ import annotations
 
