@@ -19,7 +19,8 @@ CHECK_MODULES = (
     "suites/workers.py",
     "sandbox/__init__.py", "sandbox/bwrap.py", "sandbox/client.py", "sandbox/cnn.py", "sandbox/limits.py",
     "sandbox/launcher.py", "sandbox/messages.py", "sandbox/stage.py", "sandbox/transfer.py",
-    "inside/__init__.py", "inside/cnn_driver.py", "inside/confine.py", "inside/protocol.py", "inside/worker.py",
+    "inside/__init__.py", "inside/arguments.py", "inside/cnn_driver.py", "inside/confine.py", "inside/protocol.py",
+    "inside/worker.py",
     "inside/launcher.py", "inside/transfer_driver.py",
 )  # fmt: skip
 # What `python3 -m autograder check` and the CNN lab need. Keras with one backend, TensorFlow, the

@@ -152,6 +152,7 @@ def main(argv: list[str]) -> None:
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path.insert(0, here)
     import numpy  # noqa: F401 - what each view's worker would otherwise import again
+    import arguments  # noqa: F401
     import confine  # noqa: F401
     import protocol  # noqa: F401
     import worker  # noqa: F401

@@ -51,7 +51,6 @@ trusted side only relies on it for feedback, never for isolation.
 from __future__ import annotations
 
 import importlib
-import inspect
 import json
 import os
 import resource
@@ -83,9 +82,10 @@ class Worker:
     """Answers requests for one submission directory."""
 
     def __init__(self, req: int, resp: int, submission: str, max_bytes: int, runtime: str = ""):
-        import protocol  # the copy next to this file
+        import arguments  # the copies next to this file
+        import protocol
 
-        self.protocol = protocol
+        self.protocol, self.arguments = protocol, arguments
         self.req, self.resp = req, resp
         self.submission = os.path.realpath(submission)
         self.max_bytes = max_bytes
@@ -172,7 +172,7 @@ class Worker:
                     "message": f"{req['module']}.py {what} {name}", "line": None,
                     "traceback": ""}
         args, kwargs = list(req.get("args", [])), dict(req.get("kwargs", {}))
-        snapshots = _array_snapshots(func, args, kwargs)
+        snapshots = self.arguments.snapshots(func, args, kwargs)
         return self._invoke(func, args, kwargs, snapshots, cpu=req.get("cpu"))
 
     def _invoke(self, func, args: list, kwargs: dict, snapshots: list, entry: bool = False,
@@ -203,7 +203,8 @@ class Worker:
             except BaseException as e:  # noqa: BLE001
                 return self._error("exception", e, skip_frames=1, entry=entry)
             seconds = time.perf_counter() - start
-        mutated = [label for label, original, copy in snapshots if _changed(original, copy)]
+        changed = [original for original, copy in snapshots if self.arguments.changed(original, copy)]
+        mutated = self.arguments.labels(func, args, kwargs, changed) if changed else []
         notes = []
         for w in caught[:MAX_WARNINGS]:
             where = f" ({self._short(w.filename)}, line {w.lineno})" if self._is_student(
@@ -351,59 +352,6 @@ def _first_null_line(path: str):
         return None
     pos = data.find(b"\0")
     return data.count(b"\n", 0, pos) + 1 if pos >= 0 else None
-
-
-_SIGNATURES: dict = {}
-
-
-def _signature(func) -> inspect.Signature:
-    """inspect.signature(func), once per function (calls come in thousands); not kept for an unhashable callable."""
-    try:
-        return _SIGNATURES[func]
-    except KeyError:
-        signature = _SIGNATURES[func] = inspect.signature(func)
-        return signature
-    except TypeError:
-        return inspect.signature(func)
-
-
-def _array_snapshots(func, args: list, kwargs: dict) -> list:
-    """(label, array, copy) for every array in the arguments, labelled by parameter name."""
-    import numpy as np
-
-    try:
-        bound = _signature(func).bind(*args, **kwargs).arguments
-        named = list(bound.items())
-    except (TypeError, ValueError):
-        named = [(f"args[{i}]", a) for i, a in enumerate(args)] + list(kwargs.items())
-    out = []
-
-    def walk(label, obj, depth):
-        if type(obj) is np.ndarray:
-            out.append((label, obj, obj.copy()))
-        elif depth < 8 and isinstance(obj, (list, tuple)):
-            for i, v in enumerate(obj):
-                walk(f"{label}[{i}]", v, depth + 1)
-        elif depth < 8 and isinstance(obj, dict):
-            for k, v in obj.items():
-                walk(f"{label}[{k!r}]", v, depth + 1)
-
-    for label, value in named:
-        walk(label, value, 0)
-    return out
-
-
-def _changed(original, copy) -> bool:
-    import numpy as np
-
-    if original.shape != copy.shape or original.dtype != copy.dtype:
-        return True
-    if original.tobytes() == copy.tobytes():
-        return False  # the same bits (the usual case, and the quick test): equal, NaNs included
-    try:
-        return not np.array_equal(original, copy, equal_nan=True)
-    except TypeError:
-        return not np.array_equal(original, copy)
 
 
 def main(argv: list[str]) -> None:

@@ -9,7 +9,7 @@ KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
 # What runs inside the sandbox (worker, protocol, drivers) lives in autograder/inside/, copied into each stage.
 HERE = Path(__file__).resolve().parent.parent / "inside"
 PROJECT_ROOT = HERE.parent.parent
-RUNTIME_FILES = ("worker.py", "confine.py", "protocol.py")
+RUNTIME_FILES = ("worker.py", "confine.py", "protocol.py", "arguments.py")
 # Top-level packages of the project that must never be importable in the sandbox.
 HIDDEN_PACKAGES = ("dlref", "autograder", "solutions", "exercises", "tests")
 SANDBOX_RUNTIME = "/opt/dlgrade"

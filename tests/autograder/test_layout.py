@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "autograder"
 SUITE_FILES = ("suites/public", "suites/hidden")
 MAX_LINES = 440  # "about 400": protocol.py's wire format and the Worker class sit just above it
-INSIDE_ALLOWED = {"numpy", "protocol", "confine", "cnn_driver", "worker"}  # the siblings shipped with it
+INSIDE_ALLOWED = {"numpy", "protocol", "confine", "cnn_driver", "worker", "arguments"}  # the siblings shipped with it
 CNN_DRIVER_ALLOWED = {"keras", "tensorflow", "jax", "torch"}
 
 
