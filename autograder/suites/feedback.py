@@ -165,6 +165,8 @@ def difference(got: Any, expected: Any, rtol: float, atol: float, path: str = ""
 
 
 def _value_difference(got: np.ndarray, expected: np.ndarray, rtol: float, atol: float, where: str) -> str | None:
+    if got.tobytes() == expected.tobytes():
+        return None  # the same bits (float64 both): equal, NaNs where NaNs are expected; 10x quicker than allclose
     bad_nan = np.isnan(got) & ~np.isnan(expected)
     if bad_nan.any():
         idx = tuple(int(i) for i in np.argwhere(bad_nan)[0])
