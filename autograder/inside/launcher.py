@@ -51,13 +51,29 @@ def _mount(source: str | None, target: str, fstype: str | None, flags: int, data
     _check(_libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)), f"mount {target}")
 
 
-def _view_filesystem(view: str, tmp_size: int) -> None:
-    """The view's own mounts, in the fresh mount namespace (none of them reaches the launcher's)."""
+def _view_filesystem(view: str, tmp_size: int, keep: list[str]) -> None:
+    """The view's own mounts, in the fresh mount namespace (none of them reaches the launcher's).
+
+    `keep`: the Python trees bound under /tmp (a project, and so its venv, may live there), bound
+    again, read-only, over the view's fresh /tmp: a module the launcher did not import (numpy.random
+    is imported on first use) must still be found.
+    """
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     _mount(view, "/submission", None, MS_BIND | MS_REC)
     _mount(None, "/submission", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
     _mount("tmpfs", "/views", "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0755")
+    kept = [(path, os.open(path, os.O_PATH | os.O_DIRECTORY)) for path in keep]  # the trees under the old /tmp
     _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={int(tmp_size)},mode=1777")
+    for path, fd in kept:
+        parts = path.strip("/").split("/")
+        for i in range(2, len(parts) + 1):  # /tmp/x, /tmp/x/.venv: 0755 and root's, as bwrap makes them
+            folder = "/" + "/".join(parts[:i])
+            if not os.path.isdir(folder):
+                os.mkdir(folder, 0o755)
+                os.chmod(folder, 0o755)
+        _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+        _mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+        os.close(fd)
     if os.path.isdir("/dev/shm"):
         _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, f"size={int(tmp_size)},mode=1777")
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
@@ -101,7 +117,7 @@ def _view(cfg: dict, fds: list[int], here: str) -> None:
     req, resp, out, ctl = fds
     status = {}
     try:
-        _view_filesystem(cfg["view"], cfg["tmp_size"])
+        _view_filesystem(cfg["view"], cfg["tmp_size"], cfg.get("keep", []))
         os.write(ctl, b'{"ready": true}\n')  # carries this process's credentials (SO_PASSCRED)
         if os.read(ctl, 1) != b"k":
             os._exit(3)

@@ -62,11 +62,13 @@ class Launcher:
         self._sock: socket.socket | None = None
         self._popen: subprocess.Popen | None = None
         self._init_fd: int | None = None
+        self.keep: list[str] = []
 
     def _start(self) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         info_r, info_w = os.pipe()
         dirs = python_dirs()
+        self.keep = [d for d in dirs if d.startswith("/tmp/")]  # bound again over each view's fresh /tmp
         argv = [*bwrap_args(runtime=self.stage.runtime, submission=self.stage.submission, python_dirs=dirs,
                             hidden=hidden_paths(dirs), empty_dir=self.stage.empty, env=worker_env("/tmp"),
                             limits=self.limits, privileged=True, uid=0, gid=0, info_fd=info_w,
@@ -133,7 +135,7 @@ class Launcher:
             raise ValueError(f"{stage_root} is not staged under {self.views}")
         ctl, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         ctl.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)  # before the view's first message
-        request = {**config, "view": f"{VIEWS}/{os.path.basename(stage_root)}/submission"}
+        request = {**config, "view": f"{VIEWS}/{os.path.basename(stage_root)}/submission", "keep": self.keep}
         try:
             socket.send_fds(self._sock, [json.dumps(request).encode()], [*fds, theirs.fileno()])
         finally:

@@ -43,6 +43,11 @@ def look():
             "pids": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()), "uid": os.getuid(),
             "gid": os.getgid(), "groups": os.getgroups(), "caps": caps}
 
+def late_imports():
+    import fractions
+    import numpy as np
+    return float(np.random.default_rng(0).random() >= 0) + float(fractions.Fraction(1, 2))
+
 def read(path):
     try:
         return open(path).read()
@@ -98,6 +103,15 @@ def test_a_view_sees_its_own_files_and_processes_only_without_privileges(launche
     assert (seen["uid"], seen["gid"], seen["groups"]) == (UID, UID, [])
     assert not any(v for k, v in seen["caps"].items() if k != "CapBnd"), seen["caps"]
     assert launcher.forked == 1 and not launcher.broken
+
+
+def test_a_view_imports_what_the_launcher_never_did(launcher, tmp_path):
+    """numpy.random (imported on first use) and the stdlib are found, wherever the venv lives: a clone of the
+    project under /tmp has its venv bound under the /tmp each view gets fresh."""
+    with Worker(submission(tmp_path / "a", "alpha"), LIMITS, sandbox="bwrap", uid=UID, gid=UID, launcher=launcher) as w:
+        r = w.call("alpha", "late_imports")
+    assert r.ok and r.value == 1.5, r
+    assert all(d.startswith("/tmp/") for d in launcher.keep)
 
 
 def test_nothing_of_a_view_is_left_for_the_next(launcher, tmp_path):
