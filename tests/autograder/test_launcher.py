@@ -69,6 +69,11 @@ def signal_all():
 """
 
 
+def kept(launcher: Launcher) -> list[str]:
+    """What a view's fresh /tmp holds: the top folders of the Python trees bound again under it."""
+    return sorted({d.split("/")[2] for d in launcher.keep})
+
+
 def submission(folder: Path, name: str) -> Path:
     folder.mkdir(parents=True)
     (folder / f"{name}.py").write_text(textwrap.dedent(VIEW))
@@ -98,7 +103,7 @@ def test_a_view_sees_its_own_files_and_processes_only_without_privileges(launche
         r = w.call("alpha", "look")
     assert r.ok, r
     seen = r.value
-    assert seen["submission"] == ["alpha.py"] and seen["views"] == [] and seen["tmp"] == []
+    assert seen["submission"] == ["alpha.py"] and seen["views"] == [] and seen["tmp"] == kept(launcher)
     assert seen["pids"] == [1, 2], "its own pid namespace: its pid 1 and itself"
     assert (seen["uid"], seen["gid"], seen["groups"]) == (UID, UID, [])
     assert not any(v for k, v in seen["caps"].items() if k != "CapBnd"), seen["caps"]
@@ -125,7 +130,7 @@ def test_nothing_of_a_view_is_left_for_the_next(launcher, tmp_path):
     assert uid_processes(UID) == [], "every process of the view died with it"
     with Worker(submission(tmp_path / "b", "beta"), LIMITS, sandbox="bwrap", uid=UID, gid=UID, launcher=launcher) as w:
         seen = w.call("beta", "look").value
-    assert seen["tmp"] == [] and seen["shm"] == [] and seen["pids"] == [1, 2]
+    assert seen["tmp"] == kept(launcher) and seen["shm"] == [] and seen["pids"] == [1, 2]
     assert launcher.forked == 2 and not launcher.broken
 
 
@@ -134,7 +139,7 @@ def test_views_side_by_side_cannot_reach_each_other(launcher, tmp_path):
     b = Worker(submission(tmp_path / "b", "beta"), LIMITS, sandbox="bwrap", uid=UID, gid=UID, launcher=launcher)
     try:
         assert a.call("alpha", "leave_traces").ok
-        assert b.call("beta", "look").value["tmp"] == []
+        assert b.call("beta", "look").value["tmp"] == kept(launcher)
         staged = [p.name for p in Path(launcher.views).iterdir() if (p / "submission" / "alpha.py").exists()]
         assert len(staged) == 1 and len(list(Path(launcher.views).iterdir())) == 2, "both are staged, side by side"
         assert b.call("beta", "read", f"/views/{staged[0]}/submission/alpha.py").value == "FileNotFoundError"
