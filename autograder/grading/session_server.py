@@ -6,7 +6,7 @@ SOCK_SEQPACKET socket FD. A request is JSON ``{"argv", "env", "cwd", "log"}`` wi
 attached, the requester's reply socket; the server forks the session, answers ``{"pid": n}``
 there, and ``{"exit": status}`` once it has reaped the session (a requester that sends
 ``kill`` has its session killed first). It runs no test and no student code itself, and
-dies with the process that started it.
+ends, killing its sessions, when the process that started it closes the socket or ends.
 """
 from __future__ import annotations
 
@@ -21,12 +21,19 @@ PRELOAD = ("numpy", "pytest", "_pytest.python", "hypothesis", "hypothesis.strate
            "autograder.suites.student", "dlref")
 
 
-def session(request: dict, close: list[int]) -> None:
+def session(request: dict, close: list[int], server: int) -> None:
     """The forked child: become the trusted session run_suites would have started, run pytest, exit."""
     import atexit
+    import ctypes
 
     from autograder.grading import trusted_child
 
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: dies with the (single-threaded) server
+    except Exception:  # noqa: BLE001 - not Linux
+        pass
+    if os.getppid() != server:
+        os._exit(1)  # the server ended before the line above could take effect
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     for fd in close:
@@ -53,12 +60,9 @@ def session(request: dict, close: list[int]) -> None:
 
 
 def main() -> None:
-    import ctypes
-
-    try:
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: dies with dlgrade
-    except Exception:  # noqa: BLE001 - not Linux
-        pass
+    # No PR_SET_PDEATHSIG here: it follows the thread that started the server (a grading slot's,
+    # which ends with its pool). The server ends when its requests socket does, which the kernel
+    # closes when the process that started it ends, however it ends; its sessions die with it.
     import importlib
 
     for name in PRELOAD:
@@ -73,6 +77,7 @@ def main() -> None:
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)
     live: dict[int, socket.socket] = {}
+    server = os.getpid()
     requests.sendall(b"ready")
     while True:
         ready, _, _ = select.select([requests, wake_r, *live.values()], [], [])
@@ -96,7 +101,7 @@ def main() -> None:
             if pid == 0:
                 try:
                     session(json.loads(data), [requests.fileno(), wake_r, wake_w, reply.fileno(),
-                                               *(s.fileno() for s in live.values())])
+                                               *(s.fileno() for s in live.values())], server)
                 finally:
                     os._exit(70)
             live[pid] = reply

@@ -106,6 +106,9 @@ def run(argv: list[str], env: dict[str, str], cwd: str, log: str, root: str, tim
         if _server is None or _server.popen.poll() is not None:
             if _server is None:
                 atexit.register(close)
+            else:
+                _server.close()  # it ended (killed?): its socket too, before a new one starts
+            _server = None
             _server = _Server(root, server_env)
         server = _server
     try:

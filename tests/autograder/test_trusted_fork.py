@@ -71,3 +71,24 @@ def test_without_a_server_the_session_is_started_as_before(tmp_path, monkeypatch
                          trusted_env({}))
     data = run_suites(sub, ["activations"], hidden=False, env={FORK: "1"})
     assert data["session"] == "started" and data["tests"] and all(t["status"] == "passed" for t in data["tests"])
+
+
+def test_the_server_outlives_the_grading_slot_that_started_it(tmp_path):
+    """Started from a pool's thread (as by a local slot), it serves the next run's slots too once that thread ends."""
+    import threading
+
+    trusted_fork.close()
+    env = trusted_env({})
+    codes = []
+
+    def slot():
+        codes.append(trusted_fork.run(["--version"], env, str(tmp_path), str(tmp_path / "log"), str(ROOT), 60, env))
+
+    thread = threading.Thread(target=slot)
+    thread.start()
+    thread.join()
+    server = trusted_fork._server
+    time.sleep(0.5)
+    assert codes == [0] and server is not None and server.popen.poll() is None, "alive after its thread ended"
+    assert trusted_fork.run(["--version"], env, str(tmp_path), str(tmp_path / "log"), str(ROOT), 60, env) == 0
+    assert trusted_fork._server is server
