@@ -36,6 +36,20 @@ def read(path: Path):
     return nbformat.read(path, as_version=4)
 
 
+def run_quick(path: Path, folder: Path):
+    """Execute the notebook at `path` top to bottom in a kernel working in `folder`; (notebook, printed
+    text, cells with a figure). The caller sets its lab's quick mode; no error output is allowed."""
+    from nbclient import NotebookClient
+
+    nb = read(path)
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute()
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    figures = [c for c in nb.cells if any("image/png" in o.get("data", {}) for o in c.get("outputs", []))]
+    return nb, text, figures
+
+
 def is_solution(cell) -> bool:
     return bool(cell.metadata.get("nbgrader", {}).get("solution"))
 
@@ -306,18 +320,11 @@ def test_student_notebook_module_raises_not_implemented(keras):
 @pytest.mark.skipif(importlib.util.find_spec("matplotlib") is None, reason="matplotlib is not installed")
 def test_solution_notebook_runs_top_to_bottom_in_quick_mode(tmp_path, monkeypatch):
     """CNN_LAB_QUICK=1: a few thousand images and one epoch, so the whole lab runs in seconds."""
-    from nbclient import NotebookClient
-
     monkeypatch.setenv("CNN_LAB_QUICK", "1")
     monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel's inline backend turns figures into image/png outputs
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")
-    nb = read(SOURCE)
-    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
-    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
-    assert not [o for o in outputs if o.output_type == "error"]
-    text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    nb, text, figures = run_quick(SOURCE, tmp_path)
     assert "train (2000, 28, 28, 1)" in text and re.search(r"test accuracy: 0\.\d{4}", text)
-    figures = [c for c in nb.cells if any("image/png" in o.get("data", {}) for o in c.get("outputs", []))]
     # The sample grid, the training curves, the confusion matrix; then the augmentation demonstration's
     # augmented copies and its validation curves with and without augmentation.
     assert len(figures) == 5

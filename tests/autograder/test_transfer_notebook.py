@@ -17,7 +17,7 @@ from autograder.grading.notebook_code import convertible_notebooks, lab_of, note
 from autograder.sandbox.transfer import BASE_FILE
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_notebooks import DATA_DIR, REGION, is_solution, load_module, read, top_level_calls  # noqa: E402
+from test_notebooks import DATA_DIR, REGION, is_solution, load_module, read, run_quick, top_level_calls  # noqa: E402
 from test_transfer_grading import _grade, needs_grading  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
@@ -109,22 +109,15 @@ def test_its_module_grades_like_the_model_answer(tmp_path_factory):
 @pytest.mark.skipif(importlib.util.find_spec("matplotlib") is None, reason="matplotlib is not installed")
 def test_solution_notebook_runs_top_to_bottom_in_quick_mode(tmp_path, monkeypatch, keras):
     """TRANSFER_LAB_QUICK=1: 1000 test images and short comparison runs (about 20 s on 2 cores)."""
-    from nbclient import NotebookClient
-
     monkeypatch.setenv("TRANSFER_LAB_QUICK", "1")
     monkeypatch.setenv("TRANSFER_BASE_FILE", str(BASE_FILE))  # the kernel runs in tmp_path, away from the repo
     monkeypatch.delenv("MPLBACKEND", raising=False)
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")
-    nb = read(SOURCE)
-    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
-    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
-    assert not [o for o in outputs if o.output_type == "error"]
-    text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    nb, text, figures = run_quick(SOURCE, tmp_path)
     assert "train (25, 28, 28, 1) validation (250, 28, 28, 1) test (1000, 28, 28, 1)" in text
     for run in ("feature extraction", "fine-tuning", "from scratch"):
         assert re.search(rf"{run}: best validation accuracy 0\.\d{{4}}", text), run
         assert re.search(rf"  {run} +0\.\d{{4}}", text), run
     assert re.search(r"transfer \(fine-tuning\) - from scratch: [+-]0\.\d{4}", text)
-    figures = [c for c in nb.cells if any("image/png" in o.get("data", {}) for o in c.get("outputs", []))]
     assert len(figures) == 2  # the 25 training images; the validation curves of the three runs
     assert nbformat.validate(nb) is None
