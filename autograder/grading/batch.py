@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import argparse
 import collections
-import os
 import dataclasses
 import hashlib
+import os
 import shutil
 import tempfile
 import uuid

@@ -32,6 +32,9 @@ _BOOT = (
 
 
 FORK = "DLGRADE_TRUSTED_FORK"  # "1": the session is forked from a preloaded server (local slots)
+# Grading slots already take a core each, and dlref's arrays are small: numpy's BLAS threads in a
+# session would only start up and spin (about 5% of its CPU). Not for Keras sessions (their evaluator).
+ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
 
 
 class GradingFailed(RuntimeError):
@@ -80,10 +83,8 @@ def run_suites(
         ]  # fmt: skip
         extra = dict(env or {})
         if not set(KERAS_EXERCISES) & set(exercises or EXERCISES):
-            # Grading slots already take a core each, and dlref's arrays are small: numpy's BLAS
-            # threads would only start up and spin (about 5% of a session's CPU).
-            for key in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
-                extra.setdefault(key, os.environ.get(key, "1"))
+            for key, value in ONE_THREAD.items():
+                extra.setdefault(key, os.environ.get(key, value))
         if course:
             extra["DLGRADE_COURSE"] = str(Path(course).resolve())
         code = output = None
@@ -94,7 +95,7 @@ def run_suites(
             try:
                 code = trusted_fork.run(cmd[cmd.index("-p"):], trusted_env(extra), tmp, str(log),
                                         str(SUITES.parent.parent), timeout,
-                                        trusted_env({"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}))
+                                        trusted_env(ONE_THREAD))
             except trusted_fork.ServerFailed:
                 pass  # started as below
             else:

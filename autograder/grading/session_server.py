@@ -17,6 +17,7 @@ import signal
 import socket
 import sys
 
+FORKED = False  # set in a forked session (reporting.py says so in the results)
 PRELOAD = ("numpy", "pytest", "_pytest.python", "hypothesis", "hypothesis.strategies", "autograder.suites.plugin",
            "autograder.suites.student", "dlref")
 
@@ -26,8 +27,7 @@ def session(request: dict, close: list[int], server: int) -> None:
     import atexit
     import ctypes
 
-    from autograder.grading import trusted_child
-
+    global FORKED
     try:
         ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: dies with the (single-threaded) server
     except Exception:  # noqa: BLE001 - not Linux
@@ -38,7 +38,7 @@ def session(request: dict, close: list[int], server: int) -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     for fd in close:
         os.close(fd)
-    trusted_child.FORKED = True
+    FORKED = True
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
@@ -70,7 +70,7 @@ def main() -> None:
     import gc
 
     gc.collect()
-    gc.freeze()  # what every session shares stays out of its collector's way (and its pages unshared-free)
+    gc.freeze()  # what every session shares stays out of its collector's way (which would also copy its pages)
     requests = socket.socket(fileno=int(sys.argv[1]))
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)

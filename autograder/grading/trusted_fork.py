@@ -48,6 +48,7 @@ class _Server:
             raise ServerFailed(f"the session server did not start: {self.log_tail()}")
 
     def log_tail(self) -> str:
+        # sandbox/stage.py's log_tail, again: grading/ is reached from reports/, which must never reach sandbox/.
         try:
             with open(os.path.join(self.folder, "server.log"), "rb") as f:
                 return f.read()[-1500:].decode(errors="replace").strip() or "no output"
@@ -108,7 +109,7 @@ def run(argv: list[str], env: dict[str, str], cwd: str, log: str, root: str, tim
                 atexit.register(close)
             else:
                 _server.close()  # it ended (killed?): its socket too, before a new one starts
-            _server = None
+            _server = None  # stays so if the new one cannot start
             _server = _Server(root, server_env)
         server = _server
     try:

@@ -112,6 +112,14 @@ def _worker(cfg: dict, req: int, resp: int, out: int, here: str) -> None:
     served.serve()
 
 
+def _tell(ctl: int, message: dict) -> None:
+    """One JSON line to the trusted side on the view's control socket (gone: nobody to tell)."""
+    try:
+        os.write(ctl, (json.dumps(message) + "\n").encode())
+    except OSError:
+        pass
+
+
 def _view(cfg: dict, fds: list[int], here: str) -> None:
     """pid 1 of the view's namespace (never returns)."""
     req, resp, out, ctl = fds
@@ -137,10 +145,7 @@ def _view(cfg: dict, fds: list[int], here: str) -> None:
                 break
     except BaseException as e:  # noqa: BLE001 - told to the trusted side, which falls back
         status = {"error": f"{type(e).__name__}: {e}"}
-    try:
-        os.write(ctl, (json.dumps(status) + "\n").encode())
-    except OSError:
-        pass
+    _tell(ctl, status)
     os._exit(0)
 
 
@@ -154,10 +159,7 @@ def _fork_view(cfg: dict, fds: list[int], here: str, requests: int) -> None:
             if os.fork() == 0:
                 _view(cfg, fds, here)
         except BaseException as e:  # noqa: BLE001
-            try:
-                os.write(fds[3], (json.dumps({"error": f"{type(e).__name__}: {e}"}) + "\n").encode())
-            except OSError:
-                pass
+            _tell(fds[3], {"error": f"{type(e).__name__}: {e}"})
         os._exit(0)
     os.waitpid(child, 0)
 
@@ -189,10 +191,7 @@ def main(argv: list[str]) -> None:
             _fork_view(request, fds, here, requests.fileno())
         except Exception as e:  # noqa: BLE001 - a malformed request from the trusted side
             if len(fds) == 4:
-                try:
-                    os.write(fds[3], (json.dumps({"error": f"{type(e).__name__}: {e}"}) + "\n").encode())
-                except OSError:
-                    pass
+                _tell(fds[3], {"error": f"{type(e).__name__}: {e}"})
         finally:
             for fd in fds:
                 os.close(fd)

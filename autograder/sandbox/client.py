@@ -308,7 +308,7 @@ class Worker:
                 message=f"the submission folder {self.submission_dir} does not exist")
             return
         forked = self.launcher is not None and not self.launcher.broken
-        root = tempfile.mkdtemp(prefix="dlgrade-", dir=self.launcher.stage_parent() if forked else None)
+        root = tempfile.mkdtemp(prefix="dlgrade-", dir=self.launcher.views if forked else None)
         self._res["stage"] = root
         try:
             self._stage = _Stage.create(root, self.submission_dir, self.drivers)
@@ -330,7 +330,7 @@ class Worker:
 
     def _start(self, started: float) -> _Process | CallResult:
         launcher = self.launcher
-        if launcher is not None and not launcher.broken and os.path.dirname(self._stage.root) == launcher.stage_parent():
+        if launcher is not None and not launcher.broken and os.path.dirname(self._stage.root) == launcher.views:
             from autograder.sandbox.launcher import LauncherError, fork_worker
 
             try:  # the view's worker, forked into namespaces of its own (sandbox/launcher.py)

@@ -30,7 +30,8 @@ from dataclasses import dataclass
 
 from autograder.sandbox.bwrap import bwrap_args, bwrap_available, hidden_paths, python_dirs, worker_env
 from autograder.sandbox.limits import SANDBOX_RUNTIME, Limits
-from autograder.sandbox.stage import _OutputDrain, _pidfd, _Process, _read_info, _set_pipe_size, _Stage
+from autograder.sandbox.stage import (_OutputDrain, _pidfd, _Process, _read_info, _set_pipe_size, _Stage, kill_pidfd,
+                                      log_tail)
 
 ENV = "DLGRADE_FORK_WORKERS"
 VIEWS = "/views"  # where the launcher sees the views' stages
@@ -52,7 +53,7 @@ class Launcher:
         self.limits = limits
         self.root = tempfile.mkdtemp(prefix="dlgrade-launcher-")
         os.chmod(self.root, 0o755)
-        self.views = os.path.join(self.root, "views")
+        self.views = os.path.join(self.root, "views")  # where views' stages are made: the launcher's /views
         os.mkdir(self.views, 0o755)
         os.mkdir(os.path.join(self.root, "stage"))
         self.stage = _Stage.create(os.path.join(self.root, "stage"), None, ("launcher.py",))
@@ -99,18 +100,7 @@ class Launcher:
         except OSError:
             ready = b""
         if ready != b"ready":
-            raise LauncherError(f"the launcher did not start: {self._log_tail()}")
-
-    def _log_tail(self) -> str:
-        try:
-            with open(os.path.join(self.root, "launcher.log"), "rb") as f:
-                return f.read()[-1500:].decode(errors="replace").strip() or "no output"
-        except OSError:
-            return "no output"
-
-    def stage_parent(self) -> str:
-        """Where a view's stage is made (inside the folder the launcher sees at /views)."""
-        return self.views
+            raise LauncherError(f"the launcher did not start: {log_tail(os.path.join(self.root, 'launcher.log'))}")
 
     def fork(self, stage_root: str, config: dict, fds: tuple[int, int, int]) -> tuple[int, int, socket.socket]:
         """Fork the worker of the view staged at `stage_root`, on these (request, reply, output) pipe ends.
@@ -165,10 +155,7 @@ class Launcher:
             self._sock.close()
             self._sock = None
         if self._init_fd is not None:
-            try:
-                signal.pidfd_send_signal(self._init_fd, signal.SIGKILL)
-            except OSError:
-                pass
+            kill_pidfd(self._init_fd, 5)
             os.close(self._init_fd)
             self._init_fd = None
         if self._popen is not None:
@@ -241,11 +228,7 @@ class _ForkedProcess(_Process):
             return
         self.closed = True
         if self.exit_fd is not None:
-            try:
-                signal.pidfd_send_signal(self.exit_fd, signal.SIGKILL)
-            except OSError:
-                pass
-            select.select([self.exit_fd], [], [], 5)
+            kill_pidfd(self.exit_fd, 5)
         for fd in (self.req_w, self.resp_r, self.exit_fd):
             if fd is not None:
                 os.close(fd)

@@ -224,13 +224,9 @@ class _Process:
             return
         self.closed = True
         if self.init_fd is not None:
-            try:
-                signal.pidfd_send_signal(self.init_fd, signal.SIGKILL)
-            except OSError:
-                pass
             # pid 1 reports its exit only once every process of its namespace is gone; bwrap
             # then reaps it and exits by itself.
-            select.select([self.init_fd], [], [], 5)
+            kill_pidfd(self.init_fd, 5)
             self.exit_status(timeout=2)
         if self.popen.returncode is None:
             try:
@@ -243,6 +239,24 @@ class _Process:
                 os.close(fd)
         self.drain.wait_eof(1.0)
         self.drain.stop()
+
+
+def kill_pidfd(fd: int, wait: float) -> None:
+    """SIGKILL the process of pidfd `fd` and wait up to `wait` s for its exit (a pid 1: its whole namespace's)."""
+    try:
+        signal.pidfd_send_signal(fd, signal.SIGKILL)
+    except OSError:
+        pass
+    select.select([fd], [], [], wait)
+
+
+def log_tail(path: str) -> str:
+    """The end of a helper process's log, for the message saying why it did not start."""
+    try:
+        with open(path, "rb") as f:
+            return f.read()[-1500:].decode(errors="replace").strip() or "no output"
+    except OSError:
+        return "no output"
 
 
 def _pidfd(pid: int) -> int | None:

@@ -110,9 +110,10 @@ class _Reporter:
                     "exitstatus": int(exitstatus),
                     "replayed": state["replayed"],  # property tests passed on recorded examples (replay.py)
                     "rounds": state["rounds"],  # the round of views each test ran in (pytest_runtestloop)
+                    # forked from the preloaded server (grading/session_server.py), or a Python of its own
+                    "session": "forked" if getattr(sys.modules.get("autograder.grading.session_server"), "FORKED", False)
+                    else "started",
                     # views whose worker the session's launcher forked (sandbox/launcher.py)
-                    "session": "forked" if getattr(sys.modules.get("autograder.grading.trusted_child"), "FORKED", False)
-                    else "started",  # from the preloaded server (grading/trusted_fork.py), or a Python of its own
                     "forked": getattr(getattr(state["workers"], "launcher", None), "forked", 0),
                 },
             )
