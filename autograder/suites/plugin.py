@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, settings
 
 from autograder.course import config as course_config
-from autograder.grading.reuse import round_exercises, rounds_of
+from autograder.suites import rounds
 from autograder.suites.student import Student
 from autograder.suites.reporting import _Reporter, explain, is_hidden, sandboxed, score, title_of  # noqa: F401
 from autograder.suites.session import _setting, _state, exercise_of
@@ -50,7 +50,7 @@ def pytest_configure(config: pytest.Config) -> None:
                                        "no CPU-time stop per call in dlgrade check")
     course = course_config.load(_setting(config, "--course", "DLGRADE_COURSE"))
     config.stash[_state] = {"course": course, "tests": [], "rounds": [], "round": 0, "workers": None,
-                            "replayed": 0}
+                            "replayed": 0, "light": 0, "item": None}
     settings.register_profile(
         "grading",
         derandomize=True,  # same examples every run: the same submission gets the same score
@@ -150,10 +150,17 @@ def exercise_folder(request: pytest.FixtureRequest, _workers: _Workers) -> Path:
 
 
 @pytest.fixture
-def student(request: pytest.FixtureRequest, _workers: _Workers) -> Student:
+def student(_workers: _Workers) -> Student:
     """The submission under test, reached only through the sandboxed worker."""
-    proxy = _workers.proxy(exercise_of(request.node))
-    proxy.call_cpu = _workers.call_cpu(request.node)
+    # The test being set up (pytest_runtest_setup); not from `request`: pytest makes a FixtureDef for it
+    # twice per test.
+    return _student_for(_config().stash[_state]["item"], _workers)
+
+
+def _student_for(item: pytest.Item, workers: _Workers | None = None) -> Student:
+    workers = workers or item.config.stash[_state]["workers"]
+    proxy = workers.proxy(exercise_of(item))
+    proxy.call_cpu = workers.call_cpu(item)
     return proxy
 
 
@@ -185,7 +192,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtestloop(session: pytest.Session):
-    """A folder of several rounds of views: every test of an exercise runs once per round that has its view.
+    """A folder of rounds of views: every test of an exercise runs once per round that has its view (rounds.py).
 
     One session grades many students' views (pytest's and hypothesis' start-up paid once); the
     round a test ran in tells whose view it graded (results' "rounds"). Tests and their examples
@@ -195,30 +202,15 @@ def pytest_runtestloop(session: pytest.Session):
     if _setting(cfg, "--isolate-exercises", "DLGRADE_ISOLATE", "") != "views" or cfg.option.collectonly:
         return None
     path = _setting(cfg, "--submission", "DLGRADE_SUBMISSION")
-    rounds = rounds_of(Path(path)) if path else []
-    if len(rounds) < 2:
+    if not path:
         return None
-    if session.testsfailed and not cfg.option.continue_on_collection_errors:
-        raise session.Interrupted(f"{session.testsfailed} error(s) during collection")
-    listed = [round_exercises(views) for views in rounds]
-    plan = [(k, item) for k, exercises in enumerate(listed) for item in session.items if exercise_of(item) in exercises]
-    state = cfg.stash[_state]
-    for i, (k, item) in enumerate(plan):
-        state["round"] = k
-        workers = state["workers"]
-        if workers is not None:
-            workers.round = k
-        following = plan[i + 1][1] if i + 1 < len(plan) else None
-        # The same test next (a round of one test): tear everything down, as after the last test.
-        cfg.hook.pytest_runtest_protocol(item=item, nextitem=following if following is not item else None)
-        if session.shouldfail:
-            raise session.Failed(session.shouldfail)
-        if session.shouldstop:
-            raise session.Interrupted(session.shouldstop)
-    return True
+    reporter = cfg.pluginmanager.get_plugin("dlgrade-reporter")
+    return rounds.run_rounds(session, Path(path), pytest_runtest_setup, _student_for, reporter.record)
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
+    item.config.stash[_state]["item"] = item
     workers = item.config.stash[_state]["workers"]
     if workers is not None:
         workers.new_test(exercise_of(item))

@@ -77,24 +77,34 @@ class _Reporter:
             return
         if report.skipped:
             return
+        self.record(item, report.passed, call.excinfo if report.failed else None)
+
+    def record(self, item: pytest.Item, passed: bool, excinfo: pytest.ExceptionInfo | None) -> None:
+        """Keep the result of a test that passed or failed (with `excinfo`, what it raised), in the round it ran in."""
         marker = item.get_closest_marker("weight")
         result = TestResult(
             exercise=exercise_of(item),
             test_id=f"{exercise_of(item)}::{'hidden' if is_hidden(item) else 'public'}::{item.name}",
             name=f"{exercise_of(item)}: {title_of(item)}",
             hidden=is_hidden(item),
-            passed=report.passed,
+            passed=passed,
             max_score=float(marker.args[0]) if marker else 1.0,  # the weight, until scored
         )
-        if report.failed and call.excinfo is not None:
-            proxy = getattr(item, "funcargs", {}).get("student")
+        if excinfo is not None:
+            proxy = (getattr(item, "funcargs", None) or {}).get("student")
             printed = proxy.printed_text() if isinstance(proxy, Student) else ""
-            result.details, result.hint, result.grader_error = explain(call.excinfo, printed)
-            result.kind = getattr(call.excinfo.value, "kind", "") if not result.grader_error else "grader"
+            result.details, result.hint, result.grader_error = explain(excinfo, printed)
+            result.kind = getattr(excinfo.value, "kind", "") if not result.grader_error else "grader"
         # Data for reports (e.g. the CNN's confusion matrix), from pytest's record_property.
         result.data = {k: v for k, v in item.user_properties}
         self.cfg.stash[_state]["tests"].append(result)
         self.cfg.stash[_state]["rounds"].append(self.cfg.stash[_state]["round"])
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_report_teststatus(self, report: pytest.TestReport, config: pytest.Config):
+        """No progress letter per test (the results file says it all): pytest flushes the log after each one."""
+        category, _letter, _word = yield
+        return category, "", ""
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         state = self.cfg.stash[_state]
@@ -110,6 +120,7 @@ class _Reporter:
                     "exitstatus": int(exitstatus),
                     "replayed": state["replayed"],  # property tests passed on recorded examples (replay.py)
                     "rounds": state["rounds"],  # the round of views each test ran in (pytest_runtestloop)
+                    "light": state.get("light", 0),  # tests run without pytest's protocol around them (rounds.py)
                     # forked from the preloaded server (grading/session_server.py), or a Python of its own
                     "session": "forked" if getattr(sys.modules.get("autograder.grading.session_server"), "FORKED", False)
                     else "started",
