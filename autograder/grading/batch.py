@@ -24,7 +24,8 @@ from autograder.grading.runner import FORK
 from autograder.grading.task import EXAMPLES_KEY, failed, grade_task, read_result, up_to_date
 
 # Views of one exercise a bundled task grades (in rounds of one session): start-ups paid once for them.
-ROUNDS = 3
+# Fewer near the end of a run (Batch.dispatch), so that the slots finish together.
+ROUNDS = 6
 PREPARE_FIRST = 4  # submissions per grading slot prepared before the first tasks start
 
 
@@ -110,6 +111,7 @@ class Batch:
                            "sandbox": sandbox}
         self.known: dict[tuple[str, str], list[dict] | None] = {}
         self.dispatched = 0  # tasks started
+        self.unprepared = 0  # submissions not prepared yet (Batch.run), for the end-of-run task sizes
         # Hypothesis examples recorded once and replayed (autograder/grading/replay.py): under OUT here; a
         # machine of a Dask cluster keeps its own under its temporary folder.
         self.examples_key = None if getattr(args, "no_replay", False) else hashlib.sha256(
@@ -167,6 +169,7 @@ class Batch:
             # (unpacked, hashed) while it runs, a few between looks at the tasks.
             waiting = prepare_next(PREPARE_FIRST * self.pool.slots)
             while waiting or pending:
+                self.unprepared = len(pending)
                 waiting = self.dispatch(waiting, running, progress, workdir)
                 if pending:
                     waiting += prepare_next(self.pool.slots)
@@ -203,6 +206,12 @@ class Batch:
         # the tests it runs. Each exercise in one of them only, they are generated once.
         first_wave = not self.dispatched and self.store is not None and self.unrecorded() and 1 < free <= len(self.exercises)
         tasks: list[Task] = [Task([]) for _ in range(free)] if first_wave else []
+        # Near the end of the run, a task takes no more than its share of the views left, so that a slot
+        # does not sit idle while the last big task runs in the other (seconds, on a small machine).
+        need = collections.Counter(e for job in waiting for e in self.exercises
+                                   if e not in job.tests and e not in job.inflight)
+        cap = {e: max(1, min(ROUNDS, -(-(need[e] + self.unprepared) // self.pool.slots)))
+               for e in self.exercises}
         left = []
         for job in waiting:
             for e in self.exercises:
@@ -236,7 +245,7 @@ class Batch:
                     task = tasks[self.exercises.index(e) % free]
                     task = task if not task.closed and task.count(e) < ROUNDS else None
                 else:
-                    task = open_task(tasks, free, lambda t: not t.closed and t.count(e) < ROUNDS)
+                    task = open_task(tasks, free, lambda t: not t.closed and t.count(e) < cap[e])
                 if task is not None:
                     task.views.append((e, job))
                     job.inflight.add(e)
