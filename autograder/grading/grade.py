@@ -108,12 +108,15 @@ def summary(batch: Batch, seconds: float) -> str:
     return "\n".join(lines)
 
 
-def write_report_files(out: Path, problems: list[str]) -> bool:
-    """Render feedback/ and summary.html; a failure becomes a problem, the grades are already written."""
+def write_report_files(out: Path, problems: list[str], images=None) -> bool:
+    """Render feedback/ and summary.html; a failure becomes a problem, the grades are already written.
+
+    `images`: the summary's plots being drawn aside (report.images_aside).
+    """
     from autograder.reports import report
 
     try:
-        report.write_reports(out, problems=problems)
+        report.write_reports(out, problems=problems, images=images)
     except Exception as e:  # noqa: BLE001 - the reports can be rendered again with `dlgrade report`
         problems.append(f"feedback and summary.html not written: {type(e).__name__}: {e}; "
                         f"run `dlgrade report {out}` once it is fixed")
@@ -121,7 +124,7 @@ def write_report_files(out: Path, problems: list[str]) -> bool:
     return True
 
 
-def warm_up(modules: list[str]) -> None:
+def warm_up(modules: list[str]):
     """Import what the end of the run needs (nbgrader, matplotlib: seconds) in a thread, while the class is graded."""
     import importlib
     import threading
@@ -133,7 +136,9 @@ def warm_up(modules: list[str]) -> None:
             except Exception:  # noqa: BLE001 - whoever needs it reports it, when it runs
                 pass
 
-    threading.Thread(target=load, name="dlgrade-warm-up", daemon=True).start()
+    thread = threading.Thread(target=load, name="dlgrade-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def run(args: argparse.Namespace) -> int:
@@ -189,7 +194,7 @@ def run(args: argparse.Namespace) -> int:
     batch = Batch(args, exercises, course, sandbox, pool)
     batch.env.update(devices)
     batch.strays = strays(args.submissions)
-    warm_up(["nbgrader.api", *([] if getattr(args, "no_report", False) else ["autograder.reports.report"])])
+    warming = warm_up(["nbgrader.api", *([] if getattr(args, "no_report", False) else ["autograder.reports.report"])])
     try:
         batch.run()
     finally:
@@ -198,8 +203,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"dlgrade grade: interrupted; {len(batch.results)} result(s) kept in {batch.results_dir}. "
               "Run again with --resume to grade the rest.", file=sys.stderr)
         return 130
+    images = None
+    if not getattr(args, "no_report", False):
+        warming.join()  # its imports are needed now; and a child is forked only beside no other thread
+        from autograder.reports import report
+
+        images = report.images_aside(args.out)  # the summary's plots, drawn while the gradebook and feedback are written
     problems = batch.write_class_files()
-    reported = False if getattr(args, "no_report", False) else write_report_files(args.out, problems)
+    reported = False if getattr(args, "no_report", False) else write_report_files(args.out, problems, images)
     print(summary(batch, time.monotonic() - started))
     if reported:
         print(f"Feedback:  {args.out / 'feedback'}/<student>.html and .md\nSummary:   {args.out / 'summary.html'}")

@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from autograder.reports import analytics
+from autograder.reports.aside import Aside
 from autograder.reports import plots
 from autograder.reports.analytics import BadResult, ClassSummary, StudentView
 from autograder.reports.labs import CnnView, TransferView
@@ -172,16 +173,29 @@ def summary_images(summary: ClassSummary) -> dict[str, str | None]:
     return images
 
 
-def render_summary(env, summary: ClassSummary, links: dict[str, str]) -> str:
-    return env.get_template("summary.html.j2").render(c=summary, images=summary_images(summary), links=links)
+def render_summary(env, summary: ClassSummary, links: dict[str, str], images: dict | None = None) -> str:
+    images = summary_images(summary) if images is None else images
+    return env.get_template("summary.html.j2").render(c=summary, images=images, links=links)
+
+
+def class_images(out_dir: str, help_below: float = HELP_BELOW, top: int = TOP_TESTS) -> dict[str, str | None]:
+    """The summary's plots from out_dir/results (they do not depend on which feedback files could be rendered)."""
+    views, _ = load_results(Path(out_dir) / "results")
+    return summary_images(analytics.summarize(views, help_below=help_below, top=top, mistake_names=mistake_names()))
+
+
+def images_aside(out_dir: Path, help_below: float = HELP_BELOW, top: int = TOP_TESTS) -> Aside:
+    """The summary's plots, drawn in a forked child while this process writes the rest (aside.py)."""
+    return Aside(class_images, str(out_dir), help_below, top)
 
 
 def write_reports(out_dir: Path, *, help_below: float = HELP_BELOW, top: int = TOP_TESTS,
-                  problems: list[str] | None = None) -> list[Path]:
+                  problems: list[str] | None = None, images: Aside | None = None) -> list[Path]:
     """Write feedback/<student>.html and .md and summary.html from out_dir/results; the paths written.
 
     What could not be rendered (a malformed results file, one student's report) is appended to
     `problems` and shown in summary.html; the other students' reports are written all the same.
+    `images`: the summary's plots being drawn aside (images_aside), for the same results.
     """
     out_dir = Path(out_dir)
     env = environment()
@@ -206,7 +220,7 @@ def write_reports(out_dir: Path, *, help_below: float = HELP_BELOW, top: int = T
         links[view.student] = f"feedback/{quote(name, safe='')}.html"
     summary = analytics.summarize(views, help_below=help_below, top=top, problems=bad, mistake_names=mistake_names())
     path = out_dir / "summary.html"
-    write_text_atomic(path, render_summary(env, summary, links))
+    write_text_atomic(path, render_summary(env, summary, links, images.result() if images is not None else None))
     written.append(path)
     if problems is not None:
         problems += [f"{file}: {problem}" for file, problem in summary.problems.items()]
