@@ -123,6 +123,10 @@ def check_recorded(student: Any, exercise: str, c: Case, tol: Any, normalize: An
 
     if c.expected is MISSING:
         raise GraderError(f"the public vectors of {exercise} are missing: run `dlgrade release`")
+    stock = getattr(student, "stock", None)
+    if stock is not None:  # every case's call in one round trip, at the first case (Student.stock)
+        stock(exercise, lambda: [(r.function, list(r.args), dict(r.kwargs)) for r in recorded(exercise)
+                                 if r.expected is not MISSING])
     got = getattr(getattr(student, exercise), c.function)(*c.args, **c.kwargs)
     if normalize is not None:
         got = normalize(c, got)

@@ -203,3 +203,37 @@ def test_a_prefetched_call_is_answered_only_when_it_reaches_the_worker_exactly_a
     nan = protocol.decode(protocol.encode([math.nan, np.array([math.nan, -0.0])]))
     assert wire_equal([np.float64("nan"), np.array([math.nan, -0.0])], nan)
     assert not wire_equal([math.nan, np.array([math.nan, 0.0])], nan)
+
+
+def test_stocked_calls_answer_later_tests_in_order_once_per_worker(tmp_path):
+    """Student.stock (the public recorded vectors): one batch, each test's call answered from it, its time charged."""
+    (tmp_path / "mod.py").write_text(textwrap.dedent(CODE))
+    with Worker(tmp_path, limits=Limits(timeout=2.0)) as worker:
+        proxy = Student(worker, test_budget=0.3)
+        x = [np.full(2, float(i)) for i in range(4)]
+        made = []
+        calls = [("square", [v], {}) for v in x[:3]] + [("nap", [x[3]], {})]
+        proxy.stock("mod", lambda: made.append(1) or calls)
+        proxy.stock("mod", lambda: made.append(1) or calls)
+        assert made == [1] and len(proxy._stock) == 4, "stocked once per worker"
+        sent = worker._next_id
+        for i in range(3):
+            proxy.new_test()  # the stock outlives a test, as its calls belong to the next tests
+            assert float(proxy.mod.square(x[i])[0]) == i * i
+        assert worker._next_id == sent, "answered from the stock, no round trip"
+        proxy.new_test()
+        with pytest.raises(StudentError) as e:  # nap's 0.4 s are charged to its test: over the 0.3 s budget
+            proxy.mod.nap(x[3])
+        assert e.value.kind == "slow"
+
+
+def test_a_call_not_next_in_the_stock_drops_it_and_goes_live(tmp_path):
+    (tmp_path / "mod.py").write_text(textwrap.dedent(CODE))
+    with Worker(tmp_path, limits=Limits(timeout=2.0)) as worker:
+        proxy = Student(worker, test_budget=5.0)
+        x = [np.full(2, float(i)) for i in range(3)]
+        proxy.stock("mod", lambda: [("square", [v], {}) for v in x])
+        proxy.new_test()
+        assert float(proxy.mod.square(x[1], scale=3.0)[0]) == 3.0  # not the next stocked call
+        assert not proxy._stock
+        assert float(proxy.mod.square(x[2])[0]) == 4.0
