@@ -27,6 +27,7 @@ import hashlib
 import math
 import os
 import tempfile
+import types
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +48,7 @@ def versions() -> dict[str, str]:
     return {"hypothesis": hypothesis.__version__, "numpy": np.__version__}
 
 
+@functools.lru_cache(maxsize=4096)  # asked twice per test, and again each round
 def path_for(folder: Path, nodeid: str) -> Path:
     return folder / (hashlib.sha256(nodeid.encode()).hexdigest()[:32] + ".ex")
 
@@ -83,8 +85,54 @@ def snapshot(value):
     return copy
 
 
+_REPRS: dict = {}
+
+
+def _plain(value):
+    """A key that two values share only if each has the other's repr (types exact, floats by repr); TypeError if none."""
+    t = type(value)
+    if t is tuple or t is list:
+        return t, tuple(_plain(v) for v in value)
+    if t is dict:
+        return t, tuple((_plain(k), _plain(v)) for k, v in value.items())
+    if t is float:
+        return t, repr(value)
+    if value is None or t is int or t is bool or t is str:
+        return t, value
+    if t is type or t is types.FunctionType or t is types.BuiltinFunctionType:
+        return t, value  # compared by identity, and kept alive by the key
+    return _strategy_key(value)
+
+
+def _strategy_key(strategy):
+    """What a strategy's repr is made of (a lazy strategy's function, arguments and transforms; one_of's branches)."""
+    t = type(strategy)
+    if t.__module__.startswith("hypothesis.") and t.__name__ == "LazyStrategy":
+        return (t, strategy.function, _plain(strategy._LazyStrategy__args), _plain(strategy._LazyStrategy__kwargs),
+                _plain(strategy._transformations), strategy._LazyStrategy__representation)
+    if t.__module__.startswith("hypothesis.") and t.__name__ == "OneOfStrategy":
+        return t, tuple(_strategy_key(s) for s in strategy.original_strategies)
+    raise TypeError(f"no key for a {t.__name__}")
+
+
+def strategy_repr(strategy) -> str:
+    """repr(strategy), computed once per session for strategies made alike: a test makes its strategies anew for
+    each draw, and hypothesis' repr of one (a signature bound to its arguments) cost a twentieth of a replay."""
+    try:
+        key = _strategy_key(strategy)
+        hash(key)
+    except (TypeError, AttributeError):
+        return repr(strategy)
+    text = _REPRS.get(key)
+    if text is None:
+        if len(_REPRS) >= 4096:
+            _REPRS.clear()
+        text = _REPRS[key] = repr(strategy)
+    return text
+
+
 def signature(strategy, label) -> list:
-    text = repr(strategy)
+    text = strategy_repr(strategy)
     if " at 0x" in text:
         raise Unrecordable(f"strategy {text[:80]} has no stable repr")
     return [label if isinstance(label, str) else None, text]
@@ -127,7 +175,7 @@ class _ReplayData:
                 raise _Abandoned()
             raise Diverged("more draws than recorded")
         want_label, want_sig, value = self._draws[self._next]
-        if [label if isinstance(label, str) else None, repr(strategy)] != [want_label, want_sig]:
+        if [label if isinstance(label, str) else None, strategy_repr(strategy)] != [want_label, want_sig]:
             raise Diverged(f"draw {self._next} differs from the recording")
         self._next += 1
         return value

@@ -160,3 +160,28 @@ def test_an_abandoned_example_is_replayed_up_to_where_hypothesis_stopped_it():
         replay.replay(inner, {"boom": True}, [abandoned, complete])
     with pytest.raises(replay.Diverged):  # it did not stop where it stopped when recorded
         replay.replay(inner, {"boom": False}, [{**complete, "abandoned": "draws"}])
+
+
+def test_a_strategy_repr_is_cached_only_for_strategies_with_the_same_repr():
+    """replay.strategy_repr: hypothesis' repr of each strategy, reused only where it must be the same text."""
+    from hypothesis import strategies as st
+    from hypothesis.extra import numpy as hnp
+
+    from autograder.grading.replay import _REPRS, strategy_repr
+    from autograder.suites.strategies import arrays
+
+    made = [
+        lambda: st.integers(1, 3), lambda: st.integers(1.0, 3), lambda: st.integers(True, 3),
+        lambda: hnp.arrays(bool, (2, 3)), lambda: hnp.arrays(bool, (2, 3.0)), lambda: hnp.arrays(float, (2, 3)),
+        lambda: arrays(low=-5, high=5, max_dims=3, max_side=4), lambda: arrays(low=-5.0, high=5, max_dims=3, max_side=4),
+        lambda: arrays(low=-0.0, high=5), lambda: arrays(low=0.0, high=5),
+        lambda: st.none() | hnp.arrays(bool, (2,)), lambda: st.lists(st.integers(1, 3), min_size=2, max_size=3),
+        lambda: st.sampled_from([0.01, 0.3]), lambda: st.integers(1, 3).map(abs),
+    ]
+    _REPRS.clear()
+    for make in made:
+        first, second = make(), make()  # new objects, but for those hypothesis caches itself
+        assert strategy_repr(first) == repr(make())
+        assert strategy_repr(second) == repr(make()), "the second alike strategy gets the same (cached) text"
+    assert len(set(map(repr, (m() for m in made)))) == len(made), "each of these has a repr of its own"
+    assert _REPRS, "alike strategies were keyed"
