@@ -6,6 +6,7 @@ student's bundle can check answers and give hints without any reference code.
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 from dataclasses import dataclass, field
@@ -113,6 +114,22 @@ def recorded(exercise: str, directory: Path = DATA) -> list[Case]:
     ]  # fmt: skip
 
 
+def _cases(exercise: str) -> list[Case]:
+    """recorded(exercise), read and decoded once per process while the file is unchanged (for calls and
+    comparisons only: the cases are shared, and nothing here changes them)."""
+    path = DATA / f"{exercise}.json"
+    try:
+        stat = path.stat()
+    except OSError:
+        return recorded(exercise, DATA)
+    return _cases_of(exercise, str(DATA), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=64)
+def _cases_of(exercise: str, directory: str, mtime_ns: int, size: int) -> list[Case]:
+    return recorded(exercise, Path(directory))
+
+
 def check_recorded(student: Any, exercise: str, c: Case, tol: Any, normalize: Any = None) -> None:
     """Call the student's function on a recorded case and compare with the recorded answer.
 
@@ -125,7 +142,7 @@ def check_recorded(student: Any, exercise: str, c: Case, tol: Any, normalize: An
         raise GraderError(f"the public vectors of {exercise} are missing: run `dlgrade release`")
     stock = getattr(student, "stock", None)
     if stock is not None:  # every case's call in one round trip, at the first case (Student.stock)
-        stock(exercise, lambda: [(r.function, list(r.args), dict(r.kwargs)) for r in recorded(exercise)
+        stock(exercise, lambda: [(r.function, list(r.args), dict(r.kwargs)) for r in _cases(exercise)
                                  if r.expected is not MISSING])
     got = getattr(getattr(student, exercise), c.function)(*c.args, **c.kwargs)
     if normalize is not None:
@@ -163,7 +180,7 @@ def failing_cases(student: Any, exercise: str, function: str, tol: Any, part: in
     from autograder.suites.feedback import difference
 
     wrong = []
-    for c in recorded(exercise):
+    for c in _cases(exercise):
         if c.function != function or c.expected is MISSING:
             continue
         try:
@@ -223,7 +240,7 @@ def check_quiet(student: Any, exercise: str) -> None:
     from autograder.suites.feedback import Mismatch
 
     seen, first_error, answered = set(), None, False
-    for c in recorded(exercise):
+    for c in _cases(exercise):
         if c.function in seen or c.expected is MISSING:
             continue
         seen.add(c.function)
