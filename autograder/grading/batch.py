@@ -25,7 +25,7 @@ from autograder.grading.task import EXAMPLES_KEY, failed, grade_task, read_resul
 
 # Views of one exercise a bundled task grades (in rounds of one session): start-ups paid once for them.
 # Fewer near the end of a run (Batch.dispatch), so that the slots finish together.
-ROUNDS = 6
+ROUNDS = 12
 PREPARE_FIRST = 4  # submissions per grading slot prepared before the first tasks start
 
 

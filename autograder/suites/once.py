@@ -2,7 +2,7 @@
 
 A hidden test that compares a student's gradient with a numerical gradient of the reference
 computes that numerical gradient from the example alone (two reference forward passes per
-entry). A session grades up to three views on the same (recorded) examples, so each is
+entry). A session grades up to twelve views on the same (recorded) examples, so each is
 computed once and given, copied, to each view. The key is everything the result depends on:
 the function's code and the values it closes over, and the arguments, arrays by dtype, shape
 and bytes (an example that differs in one bit is computed again). A function whose values

@@ -442,7 +442,7 @@ def test_local_slots_fork_their_trusted_sessions_and_dask_tasks_do_not(fake, kla
 
 
 def test_near_the_end_a_task_takes_its_share_of_the_views_left(fake, tmp_path, monkeypatch):
-    """Nine students' views left for two slots: no task takes more than five (batch.ROUNDS would allow six)."""
+    """Nine students' views left for two slots: no task takes more than five (batch.ROUNDS would allow more)."""
     subs = tmp_path / "subs"
     for i in range(9):
         (subs / f"s{i}").mkdir(parents=True)
@@ -462,6 +462,6 @@ def test_near_the_end_a_task_takes_its_share_of_the_views_left(fake, tmp_path, m
         return left
 
     monkeypatch.setattr(grade.Batch, "dispatch", dispatch)
-    assert batch.ROUNDS == 6
+    assert batch.ROUNDS > 5
     assert grade.run(args) == 0
     assert sum(sizes) == 9 and max(sizes) <= 5, sizes
