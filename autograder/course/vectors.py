@@ -148,7 +148,7 @@ def check_recorded(student: Any, exercise: str, c: Case, tol: Any, normalize: An
     if normalize is not None:
         got = normalize(c, got)
     # The call's text is rendered only if the answer is wrong (CallText): most are right.
-    assert_close(got, c.expected, call=CallText(c.function, c.args, c.kwargs), tol=tol, hints=c.hints,
+    assert_close(got, c.expected, call=CallText(c.function, c.args, c.kwargs, copy=False), tol=tol, hints=c.hints,
                  warned=student.last_warnings)
 
 

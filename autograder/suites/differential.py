@@ -21,7 +21,7 @@ def agree(
     assert_close(
         got,
         expected,
-        call=CallText(student_fn.name, args, kwargs),
+        call=CallText(student_fn.name, args, kwargs, copy=False),  # rendered by assert_close at once, if it fails
         tol=tol,
         hints=lambda g: hint(student_fn.module, student_fn.name, args, kwargs, g, tol, expected),
         what=what,

@@ -15,7 +15,10 @@ Hints = Iterable[tuple[str, Any]] | Callable[[Any], str] | None
 def assert_close(
     got: Any, expected: Any, *, call: "str | CallText", tol: Tolerances, hints: Hints = None, what: str = "", warned: list | None = None
 ) -> None:
-    """Fail with expected vs got, the largest error and where, and a hint if `got` matches a known mistake."""
+    """Fail with expected vs got, the largest error and where, and a hint if `got` matches a known mistake.
+
+    `call` is rendered here, at once, when it fails (callers may give a CallText that copied nothing).
+    """
     diff = difference(got, expected, tol.rtol, tol.atol)
     if diff is None:
         return

@@ -71,12 +71,13 @@ def describe_call(function: str, args: tuple, kwargs: dict) -> str:
 
 class CallText:
     """`describe_call`'s text, rendered only if a message uses it: most calls pass, and rendering
-    arrays costs more than the call itself. Arguments are copied now, as the caller may change them."""
+    arrays costs more than the call itself. Arguments are copied now, as the caller may change them;
+    `copy=False` where the text is rendered at once or never (given to assert_close right after the call)."""
 
     __slots__ = ("_call", "_text")
 
-    def __init__(self, function: str, args: tuple, kwargs: dict):
-        self._call = (function, _frozen(args), _frozen(kwargs))
+    def __init__(self, function: str, args: tuple, kwargs: dict, copy: bool = True):
+        self._call = (function, _frozen(args), _frozen(kwargs)) if copy else (function, args, kwargs)
         self._text: str | None = None
 
     def __str__(self) -> str:
