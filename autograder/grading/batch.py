@@ -208,10 +208,8 @@ class Batch:
         tasks: list[Task] = [Task([]) for _ in range(free)] if first_wave else []
         # Near the end of the run, a task takes no more than its share of the views left, so that a slot
         # does not sit idle while the last big task runs in the other (seconds, on a small machine).
-        need = collections.Counter(e for job in waiting for e in self.exercises
-                                   if e not in job.tests and e not in job.inflight)
-        cap = {e: max(1, min(ROUNDS, -(-(need[e] + self.unprepared) // self.pool.slots)))
-               for e in self.exercises}
+        cap = {e: max(1, min(ROUNDS, -(-(n + self.unprepared) // self.pool.slots)))
+               for e, n in self.views_left(waiting, busy).items()}
         left = []
         for job in waiting:
             for e in self.exercises:
@@ -276,6 +274,22 @@ class Batch:
                 key=f"dlgrade-{owners[0].student}-{uuid.uuid4().hex[:8]}", resources=self.resources(exercises),
             )
             running[future] = task
+        return left
+
+    def views_left(self, waiting: list[Job], busy: set) -> dict[str, int]:
+        """Exercise -> views still to grade for the waiting jobs: each shared view once, none being graded or stored."""
+        left = dict.fromkeys(self.exercises, 0)
+        seen = set(busy)
+        for job in waiting:
+            for e in self.exercises:
+                if e in job.tests or e in job.inflight:
+                    continue
+                key = job.keys.get(e)
+                if key is not None and ((e, key) in seen or self.known.get((e, key)) is not None):
+                    continue
+                if key is not None:
+                    seen.add((e, key))
+                left[e] += 1
         return left
 
     def unrecorded(self) -> bool:

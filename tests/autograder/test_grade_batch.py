@@ -441,12 +441,14 @@ def test_local_slots_fork_their_trusted_sessions_and_dask_tasks_do_not(fake, kla
     assert dask.fork_env() == {}
 
 
-def test_near_the_end_a_task_takes_its_share_of_the_views_left(fake, tmp_path, monkeypatch):
-    """Nine students' views left for two slots: no task takes more than five (batch.ROUNDS would allow more)."""
+@pytest.mark.parametrize("copies", [1, 2])
+def test_near_the_end_a_task_takes_its_share_of_the_views_left(fake, tmp_path, monkeypatch, copies):
+    """Nine distinct views left for two slots: no task takes more than five (batch.ROUNDS would allow more),
+    whether each is one student's or shared by two (graded once)."""
     subs = tmp_path / "subs"
-    for i in range(9):
+    for i in range(9 * copies):
         (subs / f"s{i}").mkdir(parents=True)
-        (subs / f"s{i}" / "activations.py").write_text(f"good {i}")  # distinct files: nothing reused
+        (subs / f"s{i}" / "activations.py").write_text(f"good {i % 9}")  # distinct files, or each twice
     args = args_for(subs, tmp_path / "out", only="activations")
     run = grade.Batch(args, ["activations"], grade.load(None), "none", types.SimpleNamespace(ships_files=False))
     recorded = tmp_path / "out" / ".examples" / run.examples_key
@@ -462,6 +464,8 @@ def test_near_the_end_a_task_takes_its_share_of_the_views_left(fake, tmp_path, m
         return left
 
     monkeypatch.setattr(grade.Batch, "dispatch", dispatch)
+    monkeypatch.setattr(batch, "PREPARE_FIRST", 10)  # all prepared before the first tasks: their keys are known
     assert batch.ROUNDS > 5
     assert grade.run(args) == 0
     assert sum(sizes) == 9 and max(sizes) <= 5, sizes
+    assert sorted(fake.graded) == sorted(set(fake.graded)), "each distinct view graded once"
