@@ -123,9 +123,12 @@ class SubmissionResult:
         )
 
 
-def write_json_atomic(path: Path, data: dict) -> None:
-    """Write JSON so that a reader (or a resumed run) never sees a half-written file."""
-    write_text_atomic(path, json.dumps(data, indent=1))
+def write_json_atomic(path: Path, data: dict, indent: int | None = 1) -> None:
+    """Write JSON so that a reader (or a resumed run) never sees a half-written file.
+
+    `indent=None` for files only the grader reads: Python's JSON encoder is several times faster without one.
+    """
+    write_text_atomic(path, json.dumps(data, indent=indent))
 
 
 def write_text_atomic(path: Path, text: str) -> None:

@@ -127,6 +127,7 @@ class _Reporter:
                     # views whose worker the session's launcher forked (sandbox/launcher.py)
                     "forked": getattr(getattr(state["workers"], "launcher", None), "forked", 0),
                 },
+                indent=None,  # read by the grader only (runner.run_suites)
             )
 
 

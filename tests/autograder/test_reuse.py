@@ -74,6 +74,7 @@ def test_store_round_trip(tmp_path):
     assert store.put("activations", "k1", [passed("a"), failed("exception")])
     assert store.get("activations", "k1") == [passed("a"), failed("exception")]
     assert store.get("losses", "k1") is None
+    assert [len(p.read_text().splitlines()) for p in tmp_path.rglob("*.json")] == [1], "compact: read by the grader only"
 
 
 @pytest.mark.parametrize("test", [failed("timeout"), failed("slow"), failed(grader_error=True)])
