@@ -119,7 +119,7 @@ class Student:
                 self.transcript.append([module, function, protocol.decode(protocol.encode([list(args), dict(kwargs)]))])
             except protocol.ProtocolError:
                 self.transcript.append(None)  # the call itself will say what cannot be sent
-        ahead = self._take_ahead(module, function, args, kwargs) if self._ahead else None
+        ahead = _take(self._ahead, module, function, args, kwargs) if self._ahead else None
         if ahead is None and self._stock:
             ahead = _take(self._stock, module, function, args, kwargs)
             if ahead is not None:
@@ -141,14 +141,9 @@ class Student:
         self._ahead.clear()
         if self._fatal is not None or not calls or not hasattr(self.worker, "batch"):
             return
-        timeout = getattr(getattr(self.worker, "limits", None), "timeout", None)
         started = time.monotonic()
-        result = self.worker.batch(module, calls, timeout=timeout)
+        self._ahead.extend(self._made_ahead(module, calls))
         self._spent += time.monotonic() - started
-        if not result.ok:
-            return
-        for (function, args, kwargs), one in zip(calls, result.value):
-            self._ahead.append(((module, function, args, kwargs), one))
 
     def end_prefetch(self) -> None:
         self._ahead.clear()
@@ -165,16 +160,16 @@ class Student:
             return
         self._stocked.add(module)
         calls = calls()
-        if not calls:
-            return
+        if calls:
+            self._stock.extend(self._made_ahead(module, calls))
+
+    def _made_ahead(self, module: str, calls: list[tuple[str, list, dict]]) -> list:
+        """((module, function, args, kwargs), CallResult) of each call made in one batch; none if the batch failed."""
         timeout = getattr(getattr(self.worker, "limits", None), "timeout", None)
         result = self.worker.batch(module, calls, timeout=timeout)
-        if result.ok:
-            self._stock.extend(((module, function, args, kwargs), one) for (function, args, kwargs), one
-                               in zip(calls, result.value))
-
-    def _take_ahead(self, module: str, function: str, args: tuple, kwargs: dict):
-        return _take(self._ahead, module, function, args, kwargs)
+        if not result.ok:
+            return []
+        return [((module, function, args, kwargs), one) for (function, args, kwargs), one in zip(calls, result.value)]
 
     def map(self, module: str, function: str, calls: list[tuple[tuple, dict]], timeout: float | None = None,
             cpu: float | None = None) -> list:
