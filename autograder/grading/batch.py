@@ -285,9 +285,9 @@ class Batch:
                 if e in job.tests or e in job.inflight:
                     continue
                 key = job.keys.get(e)
-                if key is not None and ((e, key) in seen or self.known.get((e, key)) is not None):
-                    continue
                 if key is not None:
+                    if (e, key) in seen or self.known.get((e, key)) is not None:
+                        continue
                     seen.add((e, key))
                 left[e] += 1
         return left

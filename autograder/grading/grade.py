@@ -194,7 +194,8 @@ def run(args: argparse.Namespace) -> int:
     batch = Batch(args, exercises, course, sandbox, pool)
     batch.env.update(devices)
     batch.strays = strays(args.submissions)
-    warming = warm_up(["nbgrader.api", *([] if getattr(args, "no_report", False) else ["autograder.reports.report"])])
+    reporting = not getattr(args, "no_report", False)
+    warming = warm_up(["nbgrader.api", *(["autograder.reports.report"] if reporting else [])])
     try:
         batch.run()
     finally:
@@ -204,13 +205,13 @@ def run(args: argparse.Namespace) -> int:
               "Run again with --resume to grade the rest.", file=sys.stderr)
         return 130
     images = None
-    if not getattr(args, "no_report", False):
+    if reporting:
         warming.join()  # its imports are needed now; and a child is forked only beside no other thread
         from autograder.reports import report
 
         images = report.images_aside(args.out)  # the summary's plots, drawn while the gradebook and feedback are written
     problems = batch.write_class_files()
-    reported = False if getattr(args, "no_report", False) else write_report_files(args.out, problems, images)
+    reported = reporting and write_report_files(args.out, problems, images)
     print(summary(batch, time.monotonic() - started))
     if reported:
         print(f"Feedback:  {args.out / 'feedback'}/<student>.html and .md\nSummary:   {args.out / 'summary.html'}")

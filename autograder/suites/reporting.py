@@ -120,7 +120,7 @@ class _Reporter:
                     "exitstatus": int(exitstatus),
                     "replayed": state["replayed"],  # property tests passed on recorded examples (replay.py)
                     "rounds": state["rounds"],  # the round of views each test ran in (pytest_runtestloop)
-                    "light": state.get("light", 0),  # tests run without pytest's protocol around them (rounds.py)
+                    "light": state["light"],  # tests run without pytest's protocol around them (rounds.py)
                     # forked from the preloaded server (grading/session_server.py), or a Python of its own
                     "session": "forked" if getattr(sys.modules.get("autograder.grading.session_server"), "FORKED", False)
                     else "started",
